@@ -1,7 +1,27 @@
 //! Edgepedia: a Clusterpedia-compatible inventory API as a Spin component.
 //!
-//! Everything but [`spin_adapter`] is platform-neutral and compiles natively, so the engine is
-//! tested against real SQLite through the same [`store::Store`] trait the Spin adapter implements.
+//! Data flows one way: [`route`] → [`params`] → [`auth`] → [`plan`] → [`store`] → [`render`],
+//! orchestrated by [`engine`]. Everything but `spin_adapter` is platform-neutral and compiles
+//! natively, so the engine is tested against real SQLite through the same [`store::Store`]
+//! trait the Spin adapter implements.
+
+pub mod auth;
+pub mod clock;
+pub mod clusters;
+pub mod engine;
+pub mod error;
+pub mod ingest;
+pub mod list;
+pub mod migrations;
+pub mod paging;
+pub mod params;
+pub mod plan;
+pub mod read;
+pub mod render;
+pub mod resource_types;
+pub mod response;
+pub mod route;
+pub mod store;
 
 #[cfg(target_arch = "wasm32")]
 mod spin_adapter;

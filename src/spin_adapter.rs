@@ -1,26 +1,138 @@
-//! The only module that knows about Spin: turns the incoming request into the engine's
-//! request, and its response into a streamed outgoing body.
+//! The only module that knows about Spin: the incoming request becomes an
+//! [`engine::Request`], the engine's response is written to a streamed outgoing body, and
+//! [`Store`]/[`Variables`] are implemented over `spin_sdk::sqlite` and `spin_sdk::variables`.
 
-use spin_sdk::http::{Fields, IncomingRequest, OutgoingResponse, ResponseOutparam};
+use crate::auth::Variables;
+use crate::engine::{self, RequestBody};
+use crate::response::{Body, Response};
+use crate::route::Method;
+use crate::store::{Row, SqlValue, Store, StoreError};
+use edgepedia_api::ingest::MAX_BODY_BYTES;
+use futures::{SinkExt, StreamExt};
+use spin_sdk::http::{Fields, IncomingRequest, Method as SpinMethod, OutgoingResponse, ResponseOutparam};
 use spin_sdk::http_component;
+use spin_sdk::sqlite::{Connection, Value};
+use std::cell::OnceCell;
+
+/// The `default` database, opened on first use so health checks never touch it.
+#[derive(Default)]
+struct SpinStore(OnceCell<Result<Connection, String>>);
+
+impl Store for SpinStore {
+    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
+        let conn = self
+            .0
+            .get_or_init(|| Connection::open_default().map_err(|e| format!("open database: {e}")))
+            .as_ref()
+            .map_err(|e| StoreError(e.clone()))?;
+        let params: Vec<Value> = params
+            .iter()
+            .map(|p| match p {
+                SqlValue::Null => Value::Null,
+                SqlValue::Integer(i) => Value::Integer(*i),
+                SqlValue::Real(f) => Value::Real(*f),
+                SqlValue::Text(s) => Value::Text(s.clone()),
+                SqlValue::Blob(b) => Value::Blob(b.clone()),
+            })
+            .collect();
+        let result = conn
+            .execute(sql, &params)
+            .map_err(|e| StoreError(format!("{e}: {sql}")))?;
+        Ok(result
+            .rows
+            .into_iter()
+            .map(|row| {
+                row.values
+                    .into_iter()
+                    .map(|v| match v {
+                        Value::Null => SqlValue::Null,
+                        Value::Integer(i) => SqlValue::Integer(i),
+                        Value::Real(f) => SqlValue::Real(f),
+                        Value::Text(s) => SqlValue::Text(s),
+                        Value::Blob(b) => SqlValue::Blob(b),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+}
+
+struct SpinVariables;
+
+impl Variables for SpinVariables {
+    fn get(&self, name: &str) -> Option<String> {
+        spin_sdk::variables::get(name).ok()
+    }
+}
 
 #[http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    use futures::SinkExt;
-    let path = req.path_with_query().unwrap_or_default();
-    let db = spin_sdk::sqlite::Connection::open_default();
-    let n = db
-        .ok()
-        .and_then(|c| c.execute("SELECT 1", &[]).ok())
-        .map(|r| r.rows.len())
-        .unwrap_or(0);
-    let kv = spin_sdk::key_value::Store::open_default().is_ok();
-    let issuer = spin_sdk::variables::get("jwt_issuer").unwrap_or_default();
-    let headers = Fields::from_list(&[("content-type".to_owned(), b"application/json".to_vec())]).unwrap();
-    let resp = OutgoingResponse::new(headers);
-    resp.set_status_code(200).unwrap();
-    let mut body = resp.take_body();
-    out.set(resp);
-    let text = format!("{{\"path\":{path:?},\"rows\":{n},\"kv\":{kv},\"issuer\":{issuer:?}}}");
-    let _ = body.send(text.into_bytes()).await;
+    let method = match req.method() {
+        SpinMethod::Get => Method::Get,
+        SpinMethod::Post => Method::Post,
+        SpinMethod::Delete => Method::Delete,
+        _ => Method::Other,
+    };
+    let target = req.path_with_query().unwrap_or_else(|| "/".to_owned());
+    let (path, query) = target.split_once('?').unwrap_or((&target, ""));
+    let authorization = req
+        .headers()
+        .get("authorization")
+        .into_iter()
+        .next()
+        .and_then(|v| String::from_utf8(v).ok());
+    let body = read_body(req).await;
+    let store = SpinStore::default();
+    let request = engine::Request {
+        method,
+        path,
+        query,
+        authorization: authorization.as_deref(),
+        body,
+    };
+    let response = engine::handle(&store, &SpinVariables, request, crate::clock::now_unix());
+    write_response(response, out).await;
+}
+
+/// Reads the body, but never more than the ingest limit.
+async fn read_body(req: IncomingRequest) -> RequestBody {
+    let mut stream = req.into_body_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(bytes) if body.len() + bytes.len() > MAX_BODY_BYTES => return RequestBody::TooLarge,
+            Ok(bytes) => body.extend(bytes),
+            Err(_) => break,
+        }
+    }
+    RequestBody::Bytes(body)
+}
+
+async fn write_response(response: Response<'_>, out: ResponseOutparam) {
+    let headers = Fields::from_list(&[("content-type".to_owned(), response.content_type.as_bytes().to_vec())])
+        .unwrap_or_else(|_| Fields::new());
+    let outgoing = OutgoingResponse::new(headers);
+    let _ = outgoing.set_status_code(response.status);
+    let mut sink = outgoing.take_body();
+    out.set(outgoing);
+    match response.body {
+        Body::Full(bytes) => {
+            let _ = sink.send(bytes).await;
+        }
+        Body::Stream(chunks) => {
+            for chunk in chunks {
+                match chunk {
+                    Ok(bytes) => {
+                        if sink.send(bytes).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("edgepedia: list aborted mid-stream: {}", e.message);
+                        return;
+                    }
+                }
+            }
+        }
+    }
 }

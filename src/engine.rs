@@ -1,0 +1,86 @@
+//! Request → response: route, authenticate, dispatch, and map every error to one `Status`.
+//! Platform-neutral; the Spin adapter and the native tests both call [`handle`].
+
+use crate::auth::{AuthConfig, Variables};
+use crate::error::{ApiError, ApiResult};
+use crate::migrations;
+use crate::render::status::success_json;
+use crate::response::Response;
+use crate::route::{self, IngestRoute, Method, Route};
+use crate::store::Store;
+use crate::{clusters, ingest, read};
+use edgepedia_api::ingest::MAX_BODY_BYTES;
+
+/// A request as the engine needs it; the adapter fills it from the platform's request.
+pub struct Request<'r> {
+    pub method: Method,
+    pub path: &'r str,
+    pub query: &'r str,
+    pub authorization: Option<&'r str>,
+    pub body: RequestBody,
+}
+
+pub enum RequestBody {
+    Bytes(Vec<u8>),
+    /// The adapter stopped reading past [`MAX_BODY_BYTES`].
+    TooLarge,
+}
+
+pub fn handle<'s>(store: &'s dyn Store, vars: &dyn Variables, req: Request<'_>, now: i64) -> Response<'s> {
+    match dispatch(store, vars, req, now) {
+        Ok(response) => response,
+        Err(error) => Response::error(&error),
+    }
+}
+
+fn dispatch<'s>(store: &'s dyn Store, vars: &dyn Variables, req: Request<'_>, now: i64) -> ApiResult<Response<'s>> {
+    let route = route::parse(req.method, req.path);
+    if let Ok(Route::Health) = route {
+        return Ok(Response::json(200, br#"{"status":"ok"}"#.to_vec()));
+    }
+    let principal = AuthConfig::from_variables(vars).authenticate(req.authorization)?;
+    let route = route?;
+    migrations::ensure_schema(store)?;
+    match route {
+        Route::Health => unreachable!("answered above"),
+        Route::Resource(r) => read::handle(store, &principal, &r, req.query, now),
+        Route::PediaClusters(name) => Ok(Response::json(200, clusters::handle(store, &principal, name.as_ref())?)),
+        Route::Ingest(r) => {
+            principal.require_write(r.cluster())?;
+            let body = match req.body {
+                RequestBody::Bytes(bytes) => bytes,
+                RequestBody::TooLarge => return Err(ApiError::too_large(MAX_BODY_BYTES)),
+            };
+            ingest_route(store, &r, &body, now)
+        }
+    }
+}
+
+fn ingest_route<'s>(store: &dyn Store, r: &IngestRoute, body: &[u8], now: i64) -> ApiResult<Response<'s>> {
+    let json = |status, value: &dyn erased::Json| Ok(Response::json(status, value.to_json()?));
+    match r {
+        IngestRoute::BeginSnapshot { cluster } => json(201, &ingest::begin(store, cluster, body, now)?),
+        IngestRoute::Chunk { cluster, session } => json(200, &ingest::chunk(store, cluster, session, body, now)?),
+        IngestRoute::Commit { cluster, session } => json(200, &ingest::commit(store, cluster, session, now)?),
+        IngestRoute::Abort { cluster, session } => {
+            ingest::abort(store, cluster, session, now)?;
+            Ok(Response::json(200, success_json(&format!("snapshot session {session} aborted"))))
+        }
+        IngestRoute::Events { cluster } => json(200, &ingest::events(store, cluster, body, now)?),
+    }
+}
+
+mod erased {
+    use crate::error::{ApiError, ApiResult};
+
+    /// Lets one closure serialize the different ingest answers.
+    pub trait Json {
+        fn to_json(&self) -> ApiResult<Vec<u8>>;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> ApiResult<Vec<u8>> {
+            serde_json::to_vec(self).map_err(|_| ApiError::internal())
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! The one error type of the engine. Every failure becomes exactly one Kubernetes `Status`
+//! (rendered in [`crate::render::status`]); constructors name the Kubernetes reason.
+
+use crate::store::StoreError;
+
+/// `details` of a `Status`, as Kubernetes fills it for NotFound and friends.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StatusDetails {
+    pub name: String,
+    pub group: String,
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub code: u16,
+    pub reason: &'static str,
+    pub message: String,
+    pub details: Option<StatusDetails>,
+}
+
+impl ApiError {
+    fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(400, "BadRequest", message)
+    }
+
+    /// The seed's 401 body, exactly: no hint about why the token was refused.
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(403, "Forbidden", message)
+    }
+
+    /// `pods "x" not found`, with the details kubectl prints.
+    pub fn object_not_found(group: &str, resource: &str, name: &str) -> Self {
+        let qualified = if group.is_empty() {
+            resource.to_owned()
+        } else {
+            format!("{resource}.{group}")
+        };
+        Self {
+            details: Some(StatusDetails {
+                name: name.to_owned(),
+                group: group.to_owned(),
+                kind: resource.to_owned(),
+            }),
+            ..Self::new(404, "NotFound", format!("{qualified} \"{name}\" not found"))
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(404, "NotFound", message)
+    }
+
+    /// The message Kubernetes uses for paths it has no handler for.
+    pub fn no_such_path() -> Self {
+        Self::not_found("the server could not find the requested resource")
+    }
+
+    pub fn method_not_allowed(method: &str) -> Self {
+        Self::new(
+            405,
+            "MethodNotAllowed",
+            format!("{method} is not supported: Edgepedia is a read-only inventory (get, list)"),
+        )
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(409, "Conflict", message)
+    }
+
+    pub fn expired(message: impl Into<String>) -> Self {
+        Self::new(410, "Expired", message)
+    }
+
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            413,
+            "RequestEntityTooLarge",
+            format!("request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(415, "UnsupportedMediaType", message)
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(422, "Invalid", message)
+    }
+
+    /// Internals go to the log, never to the caller.
+    pub fn internal() -> Self {
+        Self::new(500, "InternalError", "an internal error occurred")
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        eprintln!("edgepedia: store error: {e}");
+        ApiError::internal()
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,153 @@
+//! One pushed object → the row we store. Checks what readers rely on (apiVersion, kind,
+//! metadata.name, metadata.uid, namespace matching the type's scope), drops
+//! `metadata.managedFields`, and adds the `shadow.clusterpedia.io/cluster-name` annotation
+//! once here so reads can serve the stored text as is.
+
+use edgepedia_api::{ClusterName, ResourceType};
+use serde_json::{Map, Value};
+
+pub const CLUSTER_ANNOTATION: &str = "shadow.clusterpedia.io/cluster-name";
+
+/// A validated object, ready to insert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredObject {
+    pub resource_type: ResourceType,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+    pub owner_uid: Option<String>,
+    pub resource_version: Option<String>,
+    pub created_at: Option<String>,
+    pub json: String,
+}
+
+/// Parses and normalizes an object. `type_of` maps (apiVersion, kind, has namespace) to the
+/// type it must belong to, or explains why it cannot be accepted. Errors name the field.
+pub fn normalize(
+    raw: &str,
+    cluster: &ClusterName,
+    type_of: impl FnOnce(&str, &str, bool) -> Result<ResourceType, String>,
+) -> Result<StoredObject, String> {
+    let mut value: Value = serde_json::from_str(raw).map_err(|e| format!("not valid JSON: {e}"))?;
+    let object = value.as_object_mut().ok_or("not a JSON object")?;
+    let api_version = required_str(object, "apiVersion")?.to_owned();
+    let kind = required_str(object, "kind")?.to_owned();
+    let metadata = object
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .ok_or("metadata is required and must be an object")?;
+    let name = required_str(metadata, "name").map_err(|e| format!("metadata.{e}"))?.to_owned();
+    let uid = required_str(metadata, "uid").map_err(|e| format!("metadata.{e}"))?.to_owned();
+    let namespace = optional_str(metadata, "namespace")?.unwrap_or_default();
+    let resource_type = type_of(&api_version, &kind, !namespace.is_empty())?;
+    if resource_type.namespaced && namespace.is_empty() {
+        return Err(format!("metadata.namespace is required: {kind} is namespaced"));
+    }
+    if !resource_type.namespaced && !namespace.is_empty() {
+        return Err(format!("metadata.namespace must be empty: {kind} is cluster-scoped"));
+    }
+    let resource_version = optional_str(metadata, "resourceVersion")?;
+    let created_at = optional_str(metadata, "creationTimestamp")?;
+    let owner_uid = controller_owner_uid(metadata)?;
+    metadata.remove("managedFields");
+    let annotations = metadata
+        .entry("annotations")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if annotations.is_null() {
+        *annotations = Value::Object(Map::new());
+    }
+    annotations
+        .as_object_mut()
+        .ok_or("metadata.annotations must be an object")?
+        .insert(CLUSTER_ANNOTATION.to_owned(), Value::from(cluster.as_str()));
+    Ok(StoredObject {
+        resource_type,
+        namespace,
+        name,
+        uid,
+        owner_uid,
+        resource_version,
+        created_at,
+        json: value.to_string(),
+    })
+}
+
+fn required_str<'a>(map: &'a Map<String, Value>, field: &str) -> Result<&'a str, String> {
+    match map.get(field) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        Some(_) => Err(format!("{field} must be a non-empty string")),
+        None => Err(format!("{field} is required")),
+    }
+}
+
+fn optional_str(map: &Map<String, Value>, field: &str) -> Result<Option<String>, String> {
+    match map.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(format!("metadata.{field} must be a string")),
+    }
+}
+
+/// The owner that manages the object: the `controller: true` reference, else the first one.
+fn controller_owner_uid(metadata: &Map<String, Value>) -> Result<Option<String>, String> {
+    let Some(refs) = metadata.get("ownerReferences") else {
+        return Ok(None);
+    };
+    let refs = refs
+        .as_array()
+        .ok_or("metadata.ownerReferences must be an array")?;
+    let chosen = refs
+        .iter()
+        .find(|r| r.get("controller").and_then(Value::as_bool) == Some(true))
+        .or_else(|| refs.first());
+    Ok(chosen
+        .and_then(|r| r.get("uid"))
+        .and_then(Value::as_str)
+        .map(str::to_owned))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster() -> ClusterName {
+        ClusterName::parse("c1").unwrap()
+    }
+
+    fn by_catalog(api_version: &str, kind: &str, has_ns: bool) -> Result<ResourceType, String> {
+        Ok(ResourceType::for_object(api_version, kind, has_ns))
+    }
+
+    #[test]
+    fn normalizes_a_pod() {
+        let raw = r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default","uid":"u1",
+            "resourceVersion":"42","creationTimestamp":"2024-01-02T03:04:05Z","managedFields":[{"manager":"x"}],
+            "ownerReferences":[{"uid":"other"},{"uid":"rs-1","controller":true}]},"spec":{}}"#;
+        let o = normalize(raw, &cluster(), by_catalog).unwrap();
+        assert_eq!((o.namespace.as_str(), o.name.as_str(), o.uid.as_str()), ("default", "p", "u1"));
+        assert_eq!(o.owner_uid.as_deref(), Some("rs-1"));
+        assert_eq!(o.resource_version.as_deref(), Some("42"));
+        assert_eq!(o.resource_type.resource, "pods");
+        let v: Value = serde_json::from_str(&o.json).unwrap();
+        assert!(v["metadata"].get("managedFields").is_none());
+        assert_eq!(v["metadata"]["annotations"][CLUSTER_ANNOTATION], "c1");
+    }
+
+    #[test]
+    fn names_what_is_wrong() {
+        let cases = [
+            ("[1]", "not a JSON object"),
+            (r#"{"kind":"Pod","metadata":{}}"#, "apiVersion is required"),
+            (r#"{"apiVersion":"v1","kind":"Pod","metadata":{"uid":"u","namespace":"d"}}"#, "metadata.name is required"),
+            (r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"d"}}"#, "metadata.uid is required"),
+            (r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","uid":"u"}}"#, "metadata.namespace is required"),
+            (r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n","uid":"u","namespace":"x"}}"#, "must be empty"),
+            (r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","uid":"u","namespace":"d","annotations":[]}}"#, "annotations must be an object"),
+        ];
+        for (raw, expected) in cases {
+            let err = normalize(raw, &cluster(), by_catalog).unwrap_err();
+            assert!(err.contains(expected), "{raw}: {err}");
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! Executes a [`ListPlan`]: pages with `limit`/`continue`, counts when asked, and streams
+//! unpaged or large lists in internal keyset pages so memory stays bounded by one page.
+
+use crate::error::ApiResult;
+use crate::paging::{Continue, Cursor};
+use crate::plan::{ListPlan, SqlPlan};
+use crate::render::list::{ListMeta, ListWriter};
+use crate::response::Body;
+use crate::store::{Row, SqlValue, Store};
+
+/// Rows read per statement. Spin's SQLite API returns whole result sets, so this bounds the
+/// guest memory a list needs whatever its size.
+pub const INTERNAL_PAGE: u64 = 500;
+
+pub struct ListRequest {
+    pub plan: ListPlan,
+    /// `PodList`, …
+    pub list_kind: String,
+    pub api_version: String,
+    pub limit: Option<u64>,
+    pub continue_from: Option<Continue>,
+    pub with_continue: Option<bool>,
+    pub with_remaining_count: bool,
+    pub now: i64,
+}
+
+/// Where the next statement starts.
+struct Position {
+    after: Option<Vec<SqlValue>>,
+    /// Only for the seed's numeric `continue`, and only on the first statement.
+    offset: u64,
+}
+
+pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
+    let fingerprint = req.plan.fingerprint();
+    let mut position = match &req.continue_from {
+        None => Position { after: None, offset: 0 },
+        Some(Continue::Offset(offset)) => Position { after: None, offset: *offset },
+        Some(Continue::After(cursor)) => {
+            cursor.check(fingerprint, req.plan.order.len(), req.now)?;
+            Position { after: Some(cursor.key.clone()), offset: 0 }
+        }
+    };
+    let mut pager = Pager {
+        store,
+        remaining_wanted: req.limit,
+        served: 0,
+        more: false,
+        key_len: req.plan.order.len(),
+        req,
+        fingerprint,
+    };
+    let first = pager.fetch(&mut position)?;
+    let complete = !pager.more || pager.remaining_wanted == Some(0);
+    if complete {
+        let meta = pager.metadata(&position)?;
+        let (mut writer, mut out) = ListWriter::head(&pager.req.list_kind, &pager.req.api_version, Some(&meta));
+        for object in first {
+            writer.item(&mut out, object.as_bytes());
+        }
+        writer.tail(&mut out, &meta);
+        return Ok(Body::Full(out));
+    }
+    let (mut writer, mut out) = ListWriter::head(&pager.req.list_kind, &pager.req.api_version, None);
+    for object in first {
+        writer.item(&mut out, object.as_bytes());
+    }
+    let mut pending = Some(out);
+    let mut writer = Some(writer);
+    let stream = std::iter::from_fn(move || {
+        let first_chunk = pending.take();
+        if first_chunk.is_some() {
+            return first_chunk.map(Ok);
+        }
+        let w = writer.as_mut()?;
+        let mut out = Vec::new();
+        if pager.more && pager.remaining_wanted != Some(0) {
+            match pager.fetch(&mut position) {
+                Ok(objects) => objects.iter().for_each(|o| w.item(&mut out, o.as_bytes())),
+                Err(e) => {
+                    writer = None;
+                    return Some(Err(e));
+                }
+            }
+            return Some(Ok(out));
+        }
+        let meta = match pager.metadata(&position) {
+            Ok(meta) => meta,
+            Err(e) => return Some(Err(e)),
+        };
+        writer.take()?.tail(&mut out, &meta);
+        Some(Ok(out))
+    });
+    Ok(Body::Stream(Box::new(stream)))
+}
+
+struct Pager<'s> {
+    store: &'s dyn Store,
+    req: ListRequest,
+    fingerprint: u64,
+    key_len: usize,
+    /// Rows still owed to the caller's `limit`; `None` when unpaged.
+    remaining_wanted: Option<u64>,
+    served: u64,
+    /// Whether rows exist beyond those served so far.
+    more: bool,
+}
+
+impl Pager<'_> {
+    /// Reads the next internal page (one extra row tells whether more exist) and advances.
+    fn fetch(&mut self, position: &mut Position) -> ApiResult<Vec<String>> {
+        let want = self.remaining_wanted.map_or(INTERNAL_PAGE, |r| r.min(INTERNAL_PAGE));
+        let SqlPlan { sql, params } = self.req.plan.page(position.after.as_deref(), position.offset, want + 1);
+        let mut rows: Vec<Row> = self.store.query(&sql, &params)?;
+        self.more = rows.len() as u64 > want;
+        rows.truncate(want as usize);
+        let served_now = rows.len() as u64;
+        self.served += served_now;
+        if let Some(r) = self.remaining_wanted.as_mut() {
+            *r -= served_now;
+        }
+        if let Some(last) = rows.last() {
+            position.after = Some(last[..self.key_len].to_vec());
+            position.offset = 0;
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| row.into_iter().nth(self.key_len).and_then(SqlValue::into_string).unwrap_or_default())
+            .collect())
+    }
+
+    fn metadata(&self, position: &Position) -> ApiResult<ListMeta> {
+        let continue_token = (self.more && self.req.with_continue != Some(false)).then(|| match &self.req.continue_from {
+            Some(Continue::Offset(start)) => (start + self.served).to_string(),
+            _ => Cursor {
+                key: position.after.clone().unwrap_or_default(),
+                fingerprint: self.fingerprint,
+                issued_at: self.req.now,
+            }
+            .encode(),
+        });
+        let remaining_item_count = if self.req.with_remaining_count {
+            Some(if self.more { self.count_after(position)? } else { 0 })
+        } else {
+            None
+        };
+        Ok(ListMeta { continue_token, remaining_item_count })
+    }
+
+    fn count_after(&self, position: &Position) -> ApiResult<u64> {
+        let plan = match &position.after {
+            Some(key) => self.req.plan.count_after(Some(key)),
+            // Nothing served yet (an offset past the end); count what the offset skips to.
+            None => self.req.plan.count_after(None),
+        };
+        let rows = self.store.query(&plan.sql, &plan.params)?;
+        let total = rows.first().and_then(|r| r.first()).and_then(SqlValue::as_i64).unwrap_or(0) as u64;
+        Ok(if position.after.is_some() { total } else { total.saturating_sub(position.offset) })
+    }
+}

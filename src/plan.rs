@@ -1,0 +1,339 @@
+//! (route, options, principal) → SQL. The only place SQL text is assembled: column names and
+//! operators come from this file, every user value is a bound parameter.
+
+use crate::auth::{NamePattern, Principal, Scope};
+use crate::store::SqlValue;
+use edgepedia_api::ResourceType;
+
+/// The stored columns a query may filter or sort on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Cluster,
+    Namespace,
+    Name,
+    Group,
+    Resource,
+}
+
+impl Column {
+    /// The SQL expression, NULL-free so keyset comparisons never meet NULL.
+    pub fn sql(self) -> &'static str {
+        match self {
+            Column::Cluster => "cluster",
+            Column::Namespace => "namespace",
+            Column::Name => "name",
+            Column::Group => "api_group",
+            Column::Resource => "resource",
+        }
+    }
+}
+
+/// AND-ed clauses with their parameters, in order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Predicate {
+    clauses: Vec<String>,
+    params: Vec<SqlValue>,
+}
+
+impl Predicate {
+    pub fn column_is(&mut self, column: Column, value: impl Into<SqlValue>) {
+        self.clauses.push(format!("{} = ?", column.sql()));
+        self.params.push(value.into());
+    }
+
+    pub fn any_of<V: Into<SqlValue>>(&mut self, column: Column, values: impl IntoIterator<Item = V>) {
+        let before = self.params.len();
+        self.params.extend(values.into_iter().map(Into::into));
+        let n = self.params.len() - before;
+        if n > 0 {
+            self.clauses
+                .push(format!("{} IN ({})", column.sql(), vec!["?"; n].join(", ")));
+        }
+    }
+
+    fn globs(&mut self, column: Column, patterns: &[NamePattern]) {
+        let alternatives = vec![format!("{} GLOB ?", column.sql()); patterns.len()];
+        self.clauses.push(if alternatives.is_empty() {
+            "0".to_owned()
+        } else {
+            format!("({})", alternatives.join(" OR "))
+        });
+        self.params
+            .extend(patterns.iter().map(|p| SqlValue::from(p.as_str())));
+    }
+
+    /// Restricts rows to the objects of one resource type.
+    pub fn resource_type(&mut self, t: &ResourceType) {
+        self.column_is(Column::Group, t.group.as_str());
+        self.column_is(Column::Resource, t.resource.as_str());
+        self.clauses.push("version = ?".to_owned());
+        self.params.push(t.version.as_str().into());
+    }
+
+    /// What the principal may see: its cluster and namespace patterns (a namespace-limited
+    /// principal sees no cluster-scoped objects) and Secrets only with `inventory:secrets`.
+    pub fn authorized_for(&mut self, principal: &Principal) {
+        if let Some(clusters) = &principal.clusters {
+            self.globs(Column::Cluster, clusters);
+        }
+        if let Some(namespaces) = &principal.namespaces {
+            self.globs(Column::Namespace, namespaces);
+        }
+        if principal.require(Scope::Secrets).is_err() {
+            self.clauses
+                .push("NOT (api_group = '' AND resource = 'secrets')".to_owned());
+        }
+    }
+
+    pub fn where_sql(&self) -> String {
+        if self.clauses.is_empty() {
+            "1".to_owned()
+        } else {
+            self.clauses.join(" AND ")
+        }
+    }
+
+    pub fn params(&self) -> &[SqlValue] {
+        &self.params
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Asc,
+    Desc,
+}
+
+/// A total order: the requested keys, then enough columns to make every row's key unique.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order(Vec<(Column, Direction)>);
+
+impl Order {
+    /// Clusterpedia's default: cluster, namespace, name (then group, resource for lists
+    /// spanning several types).
+    pub fn default_order() -> Self {
+        Self::with_keys(Vec::new())
+    }
+
+    pub fn with_keys(mut keys: Vec<(Column, Direction)>) -> Self {
+        for column in [Column::Cluster, Column::Namespace, Column::Name, Column::Group, Column::Resource] {
+            if !keys.iter().any(|(c, _)| *c == column) {
+                keys.push((column, Direction::Asc));
+            }
+        }
+        Self(keys)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    fn order_by(&self) -> String {
+        self.0
+            .iter()
+            .map(|(c, d)| match d {
+                Direction::Asc => c.sql().to_owned(),
+                Direction::Desc => format!("{} DESC", c.sql()),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn columns(&self) -> String {
+        self.0
+            .iter()
+            .map(|(c, _)| c.sql())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// Rows strictly after `key` in this order. All-ascending keys use one row-value
+    /// comparison (index friendly); mixed directions expand to the equivalent OR chain.
+    fn after(&self, key: &[SqlValue]) -> (String, Vec<SqlValue>) {
+        if self.0.iter().all(|(_, d)| *d == Direction::Asc) {
+            let marks = vec!["?"; key.len()].join(", ");
+            return (format!("({}) > ({marks})", self.columns()), key.to_vec());
+        }
+        let mut alternatives = Vec::new();
+        let mut params = Vec::new();
+        for (i, (column, direction)) in self.0.iter().enumerate() {
+            let mut parts: Vec<String> = self.0[..i]
+                .iter()
+                .map(|(c, _)| format!("{} = ?", c.sql()))
+                .collect();
+            params.extend_from_slice(&key[..i]);
+            let op = if *direction == Direction::Asc { ">" } else { "<" };
+            parts.push(format!("{} {op} ?", column.sql()));
+            params.push(key[i].clone());
+            alternatives.push(format!("({})", parts.join(" AND ")));
+        }
+        (format!("({})", alternatives.join(" OR ")), params)
+    }
+}
+
+/// What each row of a list carries besides its sort key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Projection {
+    Object,
+}
+
+impl Projection {
+    fn sql(self) -> &'static str {
+        match self {
+            Projection::Object => "object",
+        }
+    }
+}
+
+/// A list query before paging is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPlan {
+    pub filter: Predicate,
+    pub order: Order,
+    pub projection: Projection,
+}
+
+/// A statement and its parameters, ready for [`crate::store::Store::query`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SqlPlan {
+    pub sql: String,
+    pub params: Vec<SqlValue>,
+}
+
+impl ListPlan {
+    /// Identifies the query for continue tokens: same filter and order, same fingerprint.
+    pub fn fingerprint(&self) -> u64 {
+        let params = format!("{:?}", self.filter.params());
+        crate::paging::fingerprint(&[&self.filter.where_sql(), &params, &self.order.order_by()])
+    }
+
+    fn where_after(&self, after: Option<&[SqlValue]>) -> (String, Vec<SqlValue>) {
+        let mut sql = self.filter.where_sql();
+        let mut params = self.filter.params().to_vec();
+        if let Some(key) = after {
+            let (clause, key_params) = self.order.after(key);
+            sql = format!("{sql} AND {clause}");
+            params.extend(key_params);
+        }
+        (sql, params)
+    }
+
+    /// Rows after `after` (or skipping `offset`), sort key columns first, then the projection.
+    pub fn page(&self, after: Option<&[SqlValue]>, offset: u64, limit: u64) -> SqlPlan {
+        let (filter, mut params) = self.where_after(after);
+        params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+        params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+        SqlPlan {
+            sql: format!(
+                "SELECT {}, {} FROM objects WHERE {filter} ORDER BY {} LIMIT ? OFFSET ?",
+                self.order.columns(),
+                self.projection.sql(),
+                self.order.order_by()
+            ),
+            params,
+        }
+    }
+
+    /// How many rows come after `after`: `remainingItemCount`.
+    pub fn count_after(&self, after: Option<&[SqlValue]>) -> SqlPlan {
+        let (filter, params) = self.where_after(after);
+        SqlPlan {
+            sql: format!("SELECT count(*) FROM objects WHERE {filter}"),
+            params,
+        }
+    }
+}
+
+/// One object by its full key (the predicate pins type, cluster, namespace and name).
+pub fn get_object(filter: &Predicate) -> SqlPlan {
+    SqlPlan {
+        sql: format!("SELECT object FROM objects WHERE {} LIMIT 1", filter.where_sql()),
+        params: filter.params().to_vec(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::rusqlite_store::RusqliteStore;
+    use crate::store::Store;
+
+    fn store_with(rows: &[(&str, &str, &str)]) -> RusqliteStore {
+        let store = RusqliteStore::open_in_memory().unwrap();
+        crate::migrations::ensure_schema(&store).unwrap();
+        for (c, ns, n) in rows {
+            store
+                .execute(
+                    "INSERT INTO objects (api_group, version, resource, kind, cluster, namespace, name, uid, synced_at, object)
+                     VALUES ('', 'v1', 'pods', 'Pod', ?, ?, ?, ?, 0, '{}')",
+                    &[(*c).into(), (*ns).into(), (*n).into(), format!("{c}/{ns}/{n}").into()],
+                )
+                .unwrap();
+        }
+        store
+    }
+
+    fn names(store: &RusqliteStore, plan: &SqlPlan) -> Vec<String> {
+        store
+            .query(&plan.sql, &plan.params)
+            .unwrap()
+            .into_iter()
+            .map(|r| format!("{}/{}/{}", r[0].as_str().unwrap(), r[1].as_str().unwrap(), r[2].as_str().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn keyset_pages_cover_every_row_once_in_any_direction() {
+        let rows: Vec<(String, String, String)> = (0..5)
+            .flat_map(|c| (0..3).flat_map(move |ns| (0..4).map(move |n| (format!("c{c}"), format!("ns{ns}"), format!("n{n}")))))
+            .collect();
+        let refs: Vec<(&str, &str, &str)> = rows.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+        let store = store_with(&refs);
+        for order in [
+            Order::default_order(),
+            Order::with_keys(vec![(Column::Namespace, Direction::Desc), (Column::Cluster, Direction::Asc)]),
+            Order::with_keys(vec![(Column::Name, Direction::Desc)]),
+        ] {
+            let plan = ListPlan { filter: Predicate::default(), order: order.clone(), projection: Projection::Object };
+            let all = names(&store, &plan.page(None, 0, 1000));
+            assert_eq!(all.len(), rows.len());
+            let mut paged = Vec::new();
+            let mut after: Option<Vec<SqlValue>> = None;
+            loop {
+                let page = store.query(&plan.page(after.as_deref(), 0, 7).sql, &plan.page(after.as_deref(), 0, 7).params).unwrap();
+                if page.is_empty() {
+                    break;
+                }
+                let last = page.last().unwrap();
+                after = Some(last[..order.len()].to_vec());
+                paged.extend(page.iter().map(|r| format!("{}/{}/{}", r[0].as_str().unwrap(), r[1].as_str().unwrap(), r[2].as_str().unwrap())));
+            }
+            let mut expected = paged.clone();
+            expected.dedup();
+            assert_eq!(paged.len(), rows.len(), "{order:?}");
+            assert_eq!(expected.len(), rows.len());
+            let _ = all;
+        }
+    }
+
+    #[test]
+    fn filters_bind_values_and_authorization_narrows() {
+        let store = store_with(&[("prod-a", "x", "p1"), ("prod-b", "y", "p2"), ("dev", "x", "p3")]);
+        let mut filter = Predicate::default();
+        filter.any_of(Column::Namespace, ["x", "y'; DROP TABLE objects; --"]);
+        let principal = Principal {
+            clusters: Some(vec![NamePattern::parse("prod-*").unwrap()]),
+            ..Principal::unrestricted()
+        };
+        filter.authorized_for(&principal);
+        assert!(!filter.where_sql().contains("DROP"));
+        let plan = ListPlan { filter, order: Order::default_order(), projection: Projection::Object };
+        assert_eq!(names(&store, &plan.page(None, 0, 10)), vec!["prod-a/x/p1"]);
+        let count = store.query(&plan.count_after(None).sql, &plan.count_after(None).params).unwrap();
+        assert_eq!(count[0][0], SqlValue::Integer(1));
+    }
+}

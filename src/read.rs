@@ -1,0 +1,106 @@
+//! Reads of one resource type: list (filters, paging, streaming) and get by name.
+
+use crate::auth::{Principal, Scope};
+use crate::error::{ApiError, ApiResult};
+use crate::list::{self, ListRequest};
+use crate::params::ListOptions;
+use crate::plan::{self, Column, ListPlan, Order, Predicate, Projection};
+use crate::resource_types;
+use crate::response::{Body, Response};
+use crate::route::ResourceRoute;
+use crate::store::{SqlValue, Store};
+use edgepedia_api::ResourceType;
+
+pub fn handle<'s>(
+    store: &'s dyn Store,
+    principal: &Principal,
+    route: &ResourceRoute,
+    query: &str,
+    now: i64,
+) -> ApiResult<Response<'s>> {
+    principal.require(Scope::Read)?;
+    let rtype = resource_types::resolve(store, &route.gvr)?;
+    if rtype.group.is_empty() && rtype.resource == "secrets" {
+        principal.require(Scope::Secrets)?;
+    }
+    if !rtype.namespaced && route.namespace.is_some() {
+        return Err(ApiError::not_found(format!(
+            "{} is cluster-scoped: drop namespaces/{{namespace}} from the path",
+            rtype.resource
+        )));
+    }
+    let opts = ListOptions::parse(query)?;
+    let mut filter = Predicate::default();
+    filter.resource_type(&rtype);
+    filter.authorized_for(principal);
+    match &route.name {
+        Some(name) => get(store, &rtype, route, filter, name),
+        None => {
+            if let Some(cluster) = &route.cluster {
+                filter.column_is(Column::Cluster, cluster.as_str());
+            }
+            filter.any_of(Column::Cluster, opts.clusters.iter().map(|c| c.as_str()));
+            if let Some(ns) = &route.namespace {
+                filter.column_is(Column::Namespace, ns.as_str());
+            }
+            filter.any_of(Column::Namespace, opts.namespaces.iter().map(String::as_str));
+            filter.any_of(Column::Name, opts.names.iter().map(String::as_str));
+            let request = ListRequest {
+                plan: ListPlan {
+                    filter,
+                    order: Order::default_order(),
+                    projection: Projection::Object,
+                },
+                list_kind: format!("{}List", rtype.kind),
+                api_version: rtype.api_version(),
+                limit: opts.limit,
+                continue_from: opts.continue_from,
+                with_continue: opts.with_continue,
+                with_remaining_count: opts.with_remaining_count,
+                now,
+            };
+            Ok(Response {
+                status: 200,
+                content_type: crate::response::JSON,
+                body: list::run(store, request)?,
+            })
+        }
+    }
+}
+
+fn get<'s>(
+    store: &'s dyn Store,
+    rtype: &ResourceType,
+    route: &ResourceRoute,
+    mut filter: Predicate,
+    name: &str,
+) -> ApiResult<Response<'s>> {
+    let cluster = route.cluster.as_ref().ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "a get by name needs a cluster: use /apis/clusterpedia.io/v1beta1/resources/clusters/{{cluster}}/… \
+             or list with names={name}"
+        ))
+    })?;
+    if rtype.namespaced && route.namespace.is_none() {
+        return Err(ApiError::not_found(format!(
+            "{} is namespaced: get it under namespaces/{{namespace}}/{}/{name}",
+            rtype.resource, rtype.resource
+        )));
+    }
+    filter.column_is(Column::Cluster, cluster.as_str());
+    filter.column_is(Column::Namespace, route.namespace.as_deref().unwrap_or(""));
+    filter.column_is(Column::Name, name);
+    let sql = plan::get_object(&filter);
+    let object = store
+        .query(&sql.sql, &sql.params)?
+        .into_iter()
+        .next()
+        .and_then(|row| row.into_iter().next())
+        .and_then(SqlValue::into_string)
+        .ok_or_else(|| ApiError::object_not_found(&rtype.group, &rtype.resource, name))?;
+    Ok(Response {
+        status: 200,
+        content_type: crate::response::JSON,
+        body: Body::Full(object.into_bytes()),
+    })
+}

@@ -1,0 +1,90 @@
+//! Kubernetes `List` JSON written piecewise, so a long list can be streamed page by page.
+//! Items are the stored JSON text, copied verbatim.
+
+use serde::Serialize;
+
+/// `metadata` of a list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListMeta {
+    #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub continue_token: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_item_count: Option<u64>,
+}
+
+/// Writes `{"kind":…,"apiVersion":…,["metadata":…,]"items":[` and remembers whether the
+/// metadata still has to be written after the items (when it is only known at the end).
+pub struct ListWriter {
+    first_item: bool,
+    metadata_written: bool,
+}
+
+impl ListWriter {
+    pub fn head(kind: &str, api_version: &str, metadata: Option<&ListMeta>) -> (Self, Vec<u8>) {
+        let mut out = format!(
+            "{{\"kind\":{},\"apiVersion\":{},",
+            json_string(kind),
+            json_string(api_version)
+        )
+        .into_bytes();
+        if let Some(meta) = metadata {
+            out.extend_from_slice(b"\"metadata\":");
+            out.extend(serde_json::to_vec(meta).unwrap_or_else(|_| b"{}".to_vec()));
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"items\":[");
+        (
+            Self {
+                first_item: true,
+                metadata_written: metadata.is_some(),
+            },
+            out,
+        )
+    }
+
+    pub fn item(&mut self, out: &mut Vec<u8>, object: &[u8]) {
+        if !self.first_item {
+            out.push(b',');
+        }
+        self.first_item = false;
+        out.extend_from_slice(object);
+    }
+
+    pub fn tail(self, out: &mut Vec<u8>, metadata: &ListMeta) {
+        out.push(b']');
+        if !self.metadata_written {
+            out.extend_from_slice(b",\"metadata\":");
+            out.extend(serde_json::to_vec(metadata).unwrap_or_else(|_| b"{}".to_vec()));
+        }
+        out.push(b'}');
+    }
+}
+
+fn json_string(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_valid_lists_with_metadata_first_or_last() {
+        let meta = ListMeta { continue_token: Some("t".into()), remaining_item_count: Some(3) };
+        for upfront in [true, false] {
+            let (mut w, mut out) = ListWriter::head("PodList", "v1", upfront.then_some(&meta));
+            w.item(&mut out, br#"{"a":1}"#);
+            w.item(&mut out, br#"{"b":2}"#);
+            w.tail(&mut out, &meta);
+            let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+            assert_eq!(v["kind"], "PodList");
+            assert_eq!(v["items"].as_array().unwrap().len(), 2);
+            assert_eq!(v["metadata"]["continue"], "t");
+            assert_eq!(v["metadata"]["remainingItemCount"], 3);
+        }
+        let (w, mut out) = ListWriter::head("PodList", "v1", None);
+        w.tail(&mut out, &ListMeta::default());
+        assert_eq!(String::from_utf8(out).unwrap(), r#"{"kind":"PodList","apiVersion":"v1","items":[],"metadata":{}}"#);
+    }
+}

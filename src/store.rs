@@ -1,0 +1,114 @@
+//! The storage boundary. The engine speaks SQL through [`Store`]; the Spin adapter implements
+//! it over `spin_sdk::sqlite`, and [`rusqlite_store`] implements it natively so every engine
+//! module is tested against real SQLite. Spin's API returns whole result sets, so callers page.
+
+use std::fmt;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod rusqlite_store;
+
+/// A bound SQL parameter or a result cell.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+impl SqlValue {
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            SqlValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            SqlValue::Integer(i) => Some(*i),
+            _ => None,
+        }
+    }
+
+    /// Text cells moved out without copying (objects are the bulk of every response).
+    pub fn into_string(self) -> Option<String> {
+        match self {
+            SqlValue::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl From<&str> for SqlValue {
+    fn from(s: &str) -> Self {
+        SqlValue::Text(s.to_owned())
+    }
+}
+
+impl From<String> for SqlValue {
+    fn from(s: String) -> Self {
+        SqlValue::Text(s)
+    }
+}
+
+impl From<i64> for SqlValue {
+    fn from(i: i64) -> Self {
+        SqlValue::Integer(i)
+    }
+}
+
+impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(SqlValue::Null, Into::into)
+    }
+}
+
+/// A failed statement. The text is for logs only; users see a generic 500.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub type Row = Vec<SqlValue>;
+
+/// One SQLite connection. Statements on the same `Store` share a connection, so
+/// `BEGIN`/`COMMIT` issued through [`Store::execute`] span the statements between them.
+pub trait Store {
+    /// Runs a statement and returns all its rows.
+    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError>;
+
+    /// Runs a statement whose rows, if any, are not needed.
+    fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<(), StoreError> {
+        self.query(sql, params).map(drop)
+    }
+}
+
+/// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on any error so a failed
+/// request never leaves a partial write.
+pub fn transaction<T, E: From<StoreError>>(
+    store: &dyn Store,
+    work: impl FnOnce(&dyn Store) -> Result<T, E>,
+) -> Result<T, E> {
+    store.execute("BEGIN IMMEDIATE", &[])?;
+    match work(store) {
+        Ok(value) => {
+            if let Err(e) = store.execute("COMMIT", &[]) {
+                let _ = store.execute("ROLLBACK", &[]);
+                return Err(e.into());
+            }
+            Ok(value)
+        }
+        Err(e) => {
+            let _ = store.execute("ROLLBACK", &[]);
+            Err(e)
+        }
+    }
+}
