@@ -62,6 +62,13 @@ impl Predicate {
             .extend(patterns.iter().map(|p| SqlValue::from(p.as_str())));
     }
 
+    /// A clause rendered elsewhere from a validated AST (whereSQL, selectors): its SQL names
+    /// only allowlisted columns and functions and carries every user value in `params`.
+    pub fn push_clause(&mut self, sql: String, params: Vec<SqlValue>) {
+        self.clauses.push(format!("({sql})"));
+        self.params.extend(params);
+    }
+
     /// Restricts rows to the objects of one resource type.
     pub fn resource_type(&mut self, t: &ResourceType) {
         self.column_is(Column::Group, t.group.as_str());
