@@ -21,6 +21,7 @@ pub mod render;
 pub mod resource_types;
 pub mod response;
 pub mod route;
+pub mod selector;
 pub mod store;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,48 +1,196 @@
 //! Query string → typed [`ListOptions`]. Every value is parsed and validated here, so later
 //! stages never see user text that has not been checked; bad values are 400s naming the
-//! parameter.
+//! parameter. Clusterpedia's `search.clusterpedia.io/*` label terms set the same options.
 
 use crate::error::{ApiError, ApiResult};
 use crate::paging::Continue;
+use crate::plan::{Column, Direction};
+use crate::selector::field::{self, FieldSelector};
+use crate::selector::label::{self, LabelSelector};
+use crate::selector::{Operator, Requirement};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use edgepedia_api::ClusterName;
 
+/// Deepest owner chain an owner query may follow (pods of a CronJob are seniority 1).
+pub const MAX_OWNER_SENIORITY: u32 = 5;
+
 /// What a list (or get) request asks for beyond its route.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Default)]
 pub struct ListOptions {
     pub clusters: Vec<ClusterName>,
     pub namespaces: Vec<String>,
     pub names: Vec<String>,
+    /// `internalstorage.clusterpedia.io/fuzzy-name`: substring of the name.
+    pub fuzzy_names: Vec<String>,
+    pub labels: LabelSelector,
+    pub fields: FieldSelector,
+    pub owner: Option<OwnerQuery>,
+    /// Creation-time bounds as normalized RFC 3339 UTC (`2024-01-02T03:04:05Z`).
+    pub since: Option<String>,
+    pub before: Option<String>,
+    pub order_by: Vec<(Column, Direction)>,
     /// Page size; `None` lists everything (streamed in internal pages).
     pub limit: Option<u64>,
     pub continue_from: Option<Continue>,
     /// `Some(false)` suppresses `metadata.continue`.
     pub with_continue: Option<bool>,
     pub with_remaining_count: bool,
+    pub only_metadata: bool,
+    pub include_object: Option<String>,
+    pub where_sql: Option<String>,
+    /// `collectionresources/any`: `apps`, `apps/v1`.
+    pub groups: Vec<String>,
+    /// `collectionresources/any`: `pods`, `apps/deployments`.
+    pub resources: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OwnerTarget {
+    Uid(String),
+    /// `ownerName`, with `ownerGR` (`deployments.apps`) as (group, resource) when given.
+    Name { name: String, group_resource: Option<(String, String)> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnerQuery {
+    pub target: OwnerTarget,
+    /// 0: direct children; 1: grandchildren; …
+    pub seniority: u32,
+}
+
+#[derive(Default)]
+struct OwnerParams {
+    uid: Option<String>,
+    name: Option<String>,
+    group_resource: Option<String>,
+    seniority: Option<String>,
 }
 
 impl ListOptions {
     pub fn parse(query: &str) -> ApiResult<Self> {
         let mut opts = ListOptions::default();
+        let mut owner = OwnerParams::default();
         for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            let value = value.as_ref();
-            match key.as_ref() {
-                "clusters" => opts.clusters = parse_clusters(value)?,
-                "namespaces" => opts.namespaces = comma_list(value),
-                "names" => opts.names = comma_list(value),
-                "limit" => opts.limit = parse_limit(value)?,
-                "continue" if !value.is_empty() => opts.continue_from = Some(Continue::parse(value)?),
-                "withContinue" => opts.with_continue = Some(parse_bool("withContinue", value)?),
-                "withRemainingCount" => opts.with_remaining_count = parse_bool("withRemainingCount", value)?,
-                "watch" if parse_bool("watch", value)? => {
-                    return Err(ApiError::method_not_allowed("watch"));
-                }
-                // Kubernetes clients send parameters we have no use for (timeout,
-                // resourceVersion, …); like the API server, ignore what we do not know.
-                _ => {}
-            }
+            opts.apply(&key, &value, &mut owner)?;
         }
+        opts.owner = owner.resolve()?;
         Ok(opts)
     }
+
+    /// One parameter, from the query string or from a `search.clusterpedia.io/*` term.
+    fn apply(&mut self, key: &str, value: &str, owner: &mut OwnerParams) -> ApiResult<()> {
+        match key {
+            "clusters" => self.clusters.extend(parse_clusters(value)?),
+            "namespaces" => self.namespaces.extend(comma_list(value)),
+            "names" => self.names.extend(comma_list(value)),
+            "internalstorage.clusterpedia.io/fuzzy-name" | "fuzzyName" => self.fuzzy_names.extend(comma_list(value)),
+            "labelSelector" => {
+                let parsed = label::parse(value).map_err(|e| ApiError::bad_request(format!("labelSelector: {e}")))?;
+                self.labels.requirements.extend(parsed.labels.requirements);
+                for term in parsed.parameters {
+                    self.apply_term(&term, owner)?;
+                }
+            }
+            "fieldSelector" => {
+                let parsed = field::parse(value).map_err(|e| ApiError::bad_request(format!("fieldSelector: {e}")))?;
+                self.fields.requirements.extend(parsed.requirements);
+            }
+            "ownerUID" => owner.uid = Some(value.to_owned()),
+            "ownerName" => owner.name = Some(value.to_owned()),
+            "ownerGR" => owner.group_resource = Some(value.to_owned()),
+            "ownerSeniority" => owner.seniority = Some(value.to_owned()),
+            "since" => self.since = Some(parse_time("since", value)?),
+            "before" => self.before = Some(parse_time("before", value)?),
+            "orderby" => self.order_by.extend(parse_order(value)?),
+            "limit" => self.limit = parse_limit(value)?,
+            "offset" => {
+                let offset = value.parse().map_err(|_| ApiError::bad_request(format!("offset: {value:?} is not a non-negative integer")))?;
+                self.continue_from = Some(Continue::Offset(offset));
+            }
+            "continue" if !value.is_empty() => self.continue_from = Some(Continue::parse(value)?),
+            "withContinue" => self.with_continue = Some(parse_bool("withContinue", value)?),
+            "withRemainingCount" => self.with_remaining_count = parse_bool("withRemainingCount", value)?,
+            "onlyMetadata" => self.only_metadata = parse_bool("onlyMetadata", value)?,
+            "includeObject" => self.include_object = Some(value.to_owned()),
+            "whereSQL" => self.where_sql = Some(value.to_owned()),
+            "groups" => self.groups.extend(comma_list(value)),
+            "resources" => self.resources.extend(comma_list(value)),
+            "watch" if parse_bool("watch", value)? => return Err(ApiError::method_not_allowed("watch")),
+            // Kubernetes clients send parameters we have no use for (timeout,
+            // resourceVersion, …); like the API server, ignore what we do not know.
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// `search.clusterpedia.io/clusters in (a,b)` ≡ `clusters=a,b`, and so on.
+    fn apply_term(&mut self, term: &Requirement, owner: &mut OwnerParams) -> ApiResult<()> {
+        if !matches!(term.operator, Operator::Equals | Operator::In) {
+            return Err(ApiError::bad_request(format!(
+                "labelSelector: {} only supports = and in",
+                term.key
+            )));
+        }
+        let name = term.key.rsplit('/').next().unwrap_or_default();
+        let param = match (term.key.starts_with("internalstorage."), name) {
+            (true, "fuzzy-name") => "internalstorage.clusterpedia.io/fuzzy-name",
+            (false, "clusters") => "clusters",
+            (false, "namespaces") => "namespaces",
+            (false, "names") => "names",
+            (false, "since") => "since",
+            (false, "before") => "before",
+            (false, "owner-uid") => "ownerUID",
+            (false, "owner-name") => "ownerName",
+            (false, "owner-gr") => "ownerGR",
+            (false, "owner-seniority") => "ownerSeniority",
+            (false, "orderby") => "orderby",
+            (false, "limit") => "limit",
+            (false, "offset") => "offset",
+            (false, "with-continue") => "withContinue",
+            (false, "with-remaining-count") => "withRemainingCount",
+            _ => return Err(ApiError::bad_request(format!("labelSelector: unknown term {}", term.key))),
+        };
+        self.apply(param, &term.values.join(","), owner)
+    }
+}
+
+impl OwnerParams {
+    fn resolve(self) -> ApiResult<Option<OwnerQuery>> {
+        let seniority = match &self.seniority {
+            None => 0,
+            Some(v) => match v.parse::<u32>() {
+                Ok(n) if n <= MAX_OWNER_SENIORITY => n,
+                _ => {
+                    return Err(ApiError::bad_request(format!(
+                        "ownerSeniority: {v:?} must be an integer from 0 to {MAX_OWNER_SENIORITY}"
+                    )))
+                }
+            },
+        };
+        let target = match (self.uid, self.name) {
+            (Some(_), Some(_)) => return Err(ApiError::bad_request("ownerUID and ownerName are mutually exclusive")),
+            (Some(uid), None) if !uid.is_empty() => OwnerTarget::Uid(uid),
+            (None, Some(name)) if !name.is_empty() => OwnerTarget::Name {
+                name,
+                group_resource: self.group_resource.as_deref().map(parse_group_resource).transpose()?,
+            },
+            _ if self.seniority.is_some() || self.group_resource.is_some() => {
+                return Err(ApiError::bad_request("ownerSeniority and ownerGR need ownerUID or ownerName"))
+            }
+            _ => return Ok(None),
+        };
+        Ok(Some(OwnerQuery { target, seniority }))
+    }
+}
+
+/// `deployments.apps` → (`apps`, `deployments`); `pods` → (``, `pods`).
+fn parse_group_resource(value: &str) -> ApiResult<(String, String)> {
+    let (resource, group) = value.split_once('.').unwrap_or((value, ""));
+    let ok = |s: &str| s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b));
+    if resource.is_empty() || !ok(resource) || !ok(group) {
+        return Err(ApiError::bad_request(format!("ownerGR: {value:?} is not resource.group (e.g. deployments.apps)")));
+    }
+    Ok((group.to_owned(), resource.to_owned()))
 }
 
 fn comma_list(value: &str) -> Vec<String> {
@@ -71,6 +219,60 @@ fn parse_limit(value: &str) -> ApiResult<Option<u64>> {
     }
 }
 
+/// `orderby=namespace desc,cluster`: fields cluster, namespace, name, created_at, resource_version.
+fn parse_order(value: &str) -> ApiResult<Vec<(Column, Direction)>> {
+    comma_list(value)
+        .iter()
+        .map(|term| {
+            let mut words = term.split_whitespace();
+            let field = words.next().unwrap_or_default();
+            let direction = match words.next() {
+                None | Some("asc") => Direction::Asc,
+                Some("desc") => Direction::Desc,
+                Some(other) => return Err(ApiError::bad_request(format!("orderby: unknown direction {other:?} (asc or desc)"))),
+            };
+            let column = match field {
+                "cluster" => Column::Cluster,
+                "namespace" => Column::Namespace,
+                "name" => Column::Name,
+                "created_at" | "creationTimestamp" => Column::CreatedAt,
+                "resource_version" | "resourceVersion" => Column::ResourceVersion,
+                other => {
+                    return Err(ApiError::bad_request(format!(
+                        "orderby: unknown field {other:?} (cluster, namespace, name, created_at, resource_version)"
+                    )))
+                }
+            };
+            if words.next().is_some() {
+                return Err(ApiError::bad_request(format!("orderby: cannot parse {term:?}")));
+            }
+            Ok((column, direction))
+        })
+        .collect()
+}
+
+/// RFC 3339, `YYYY-MM-DD`, unix seconds or unix milliseconds → `2024-01-02T03:04:05Z`.
+pub fn parse_time(name: &str, value: &str) -> ApiResult<String> {
+    let invalid = || ApiError::bad_request(format!(
+        "{name}: {value:?} is not a time (RFC 3339, YYYY-MM-DD, unix seconds or milliseconds)"
+    ));
+    let time: DateTime<Utc> = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        let n: i64 = value.parse().map_err(|_| invalid())?;
+        // 10^11 seconds is the year 5138: anything larger is milliseconds.
+        if n >= 100_000_000_000 {
+            DateTime::from_timestamp_millis(n)
+        } else {
+            DateTime::from_timestamp(n, 0)
+        }
+        .ok_or_else(invalid)?
+    } else if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+        date.and_hms_opt(0, 0, 0).ok_or_else(invalid)?.and_utc()
+    } else {
+        DateTime::parse_from_rfc3339(value).map_err(|_| invalid())?.with_timezone(&Utc)
+    };
+    Ok(time.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
 /// Kubernetes-style boolean: a bare parameter means true.
 pub fn parse_bool(name: &str, value: &str) -> ApiResult<bool> {
     match value {
@@ -84,9 +286,13 @@ pub fn parse_bool(name: &str, value: &str) -> ApiResult<bool> {
 mod tests {
     use super::*;
 
+    fn parse(q: &str) -> ListOptions {
+        ListOptions::parse(q).unwrap_or_else(|e| panic!("{q}: {}", e.message))
+    }
+
     #[test]
     fn parses_filters_and_paging() {
-        let o = ListOptions::parse("clusters=a,b&namespaces=default,%20kube-system&names=x&limit=10&continue=5&withContinue=true&withRemainingCount").unwrap();
+        let o = parse("clusters=a,b&namespaces=default,%20kube-system&names=x&limit=10&continue=5&withContinue=true&withRemainingCount");
         assert_eq!(o.clusters.iter().map(|c| c.as_str()).collect::<Vec<_>>(), ["a", "b"]);
         assert_eq!(o.namespaces, ["default", "kube-system"]);
         assert_eq!(o.names, ["x"]);
@@ -98,11 +304,42 @@ mod tests {
 
     #[test]
     fn rejects_bad_values() {
-        for q in ["limit=abc", "limit=-1", "clusters=Bad_Cluster", "withRemainingCount=maybe", "continue=%%%"] {
-            assert_eq!(ListOptions::parse(q).unwrap_err().code, 400, "{q}");
+        for q in [
+            "limit=abc", "limit=-1", "clusters=Bad_Cluster", "withRemainingCount=maybe", "continue=%%%",
+            "since=yesterday", "before=2024-13-01", "orderby=size", "orderby=name%20up", "ownerSeniority=1",
+            "ownerUID=a&ownerName=b", "ownerName=x&ownerSeniority=9", "ownerName=x&ownerGR=Deploy", "labelSelector=a%20in%20(",
+            "fieldSelector=status.phase", "labelSelector=search.clusterpedia.io/bogus=1", "onlyMetadata=perhaps",
+        ] {
+            assert_eq!(ListOptions::parse(q).err().map(|e| e.code), Some(400), "{q}");
         }
-        assert_eq!(ListOptions::parse("watch=true").unwrap_err().code, 405);
-        assert_eq!(ListOptions::parse("limit=0").unwrap().limit, None);
+        assert_eq!(ListOptions::parse("watch=true").err().map(|e| e.code), Some(405));
+        assert_eq!(parse("limit=0").limit, None);
         assert!(ListOptions::parse("timeout=32s&resourceVersion=0").is_ok());
+    }
+
+    #[test]
+    fn parses_times_in_every_accepted_form() {
+        assert_eq!(parse_time("since", "2024-01-02").unwrap(), "2024-01-02T00:00:00Z");
+        assert_eq!(parse_time("since", "2024-01-02T05:04:05+02:00").unwrap(), "2024-01-02T03:04:05Z");
+        assert_eq!(parse_time("since", "1704164645").unwrap(), "2024-01-02T03:04:05Z");
+        assert_eq!(parse_time("since", "1704164645000").unwrap(), "2024-01-02T03:04:05Z");
+    }
+
+    #[test]
+    fn owner_order_and_search_terms() {
+        let o = parse("ownerName=deploy-1&ownerGR=deployments.apps&ownerSeniority=1&orderby=namespace%20desc,cluster");
+        assert_eq!(
+            o.owner,
+            Some(OwnerQuery {
+                target: OwnerTarget::Name { name: "deploy-1".into(), group_resource: Some(("apps".into(), "deployments".into())) },
+                seniority: 1
+            })
+        );
+        assert_eq!(o.order_by, vec![(Column::Namespace, Direction::Desc), (Column::Cluster, Direction::Asc)]);
+        let o = parse("labelSelector=app=web,search.clusterpedia.io/clusters%20in%20(c1,c2),search.clusterpedia.io/owner-uid=u1,internalstorage.clusterpedia.io/fuzzy-name=ngin");
+        assert_eq!(o.clusters.len(), 2);
+        assert_eq!(o.owner.unwrap().target, OwnerTarget::Uid("u1".into()));
+        assert_eq!(o.fuzzy_names, ["ngin"]);
+        assert_eq!(o.labels.requirements.len(), 1);
     }
 }

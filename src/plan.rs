@@ -2,6 +2,9 @@
 //! operators come from this file, every user value is a bound parameter.
 
 use crate::auth::{NamePattern, Principal, Scope};
+use crate::params::{OwnerQuery, OwnerTarget};
+use crate::selector::field::FieldRequirement;
+use crate::selector::{Operator, Requirement};
 use crate::store::SqlValue;
 use edgepedia_api::ResourceType;
 
@@ -13,6 +16,8 @@ pub enum Column {
     Name,
     Group,
     Resource,
+    CreatedAt,
+    ResourceVersion,
 }
 
 impl Column {
@@ -24,6 +29,8 @@ impl Column {
             Column::Name => "name",
             Column::Group => "api_group",
             Column::Resource => "resource",
+            Column::CreatedAt => "coalesce(created_at, '')",
+            Column::ResourceVersion => "CAST(coalesce(resource_version, '0') AS INTEGER)",
         }
     }
 }
@@ -66,6 +73,112 @@ impl Predicate {
     /// only allowlisted columns and functions and carries every user value in `params`.
     pub fn push_clause(&mut self, sql: String, params: Vec<SqlValue>) {
         self.clauses.push(format!("({sql})"));
+        self.params.extend(params);
+    }
+
+    /// Objects of any of several types (collections).
+    pub fn resource_types(&mut self, types: &[ResourceType]) {
+        if types.is_empty() {
+            self.clauses.push("0".to_owned());
+            return;
+        }
+        let alternatives = vec!["(api_group = ? AND resource = ? AND version = ?)"; types.len()];
+        self.clauses.push(format!("({})", alternatives.join(" OR ")));
+        for t in types {
+            self.params.extend([t.group.as_str().into(), t.resource.as_str().into(), t.version.as_str().into()]);
+        }
+    }
+
+    /// `name LIKE %s%` for each substring (all must match), with LIKE's wildcards escaped.
+    pub fn name_contains(&mut self, substrings: &[String]) {
+        for s in substrings {
+            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            self.clauses.push("name LIKE ? ESCAPE '\\'".to_owned());
+            self.params.push(format!("%{escaped}%").into());
+        }
+    }
+
+    /// Creation time within [since, before).
+    pub fn created_between(&mut self, since: Option<&str>, before: Option<&str>) {
+        if let Some(since) = since {
+            self.clauses.push("created_at >= ?".to_owned());
+            self.params.push(since.into());
+        }
+        if let Some(before) = before {
+            self.clauses.push("created_at < ?".to_owned());
+            self.params.push(before.into());
+        }
+    }
+
+    /// A label requirement, evaluated on `metadata.labels` inside the stored object.
+    /// As in Kubernetes, `!=` and `notin` also match objects without the label.
+    pub fn label(&mut self, r: &Requirement) {
+        let value = "json_extract(object, ?)".to_owned();
+        let path = SqlValue::from(format!("$.metadata.labels.\"{}\"", r.key));
+        self.compare(&value, vec![path], r.operator, &r.values);
+    }
+
+    /// A field requirement: `metadata.name`/`metadata.namespace` use their columns, other
+    /// paths read the stored object, compared as text (`true`, `3`, `Running`).
+    pub fn field(&mut self, r: &FieldRequirement) {
+        match r.path.dotted().as_str() {
+            "metadata.name" => self.compare("name", vec![], r.operator, &r.values),
+            "metadata.namespace" => self.compare("namespace", vec![], r.operator, &r.values),
+            _ => {
+                let path = SqlValue::from(r.path.json_path());
+                let text = "CASE json_type(object, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+                            ELSE CAST(json_extract(object, ?) AS TEXT) END";
+                self.compare(text, vec![path.clone(), path], r.operator, &r.values);
+            }
+        }
+    }
+
+    /// `expr OP values`; `expr_params` bind the expression's own placeholders, repeated
+    /// wherever the expression is.
+    fn compare(&mut self, expr: &str, expr_params: Vec<SqlValue>, operator: Operator, values: &[String]) {
+        let marks = vec!["?"; values.len()].join(", ");
+        let (clause, uses) = match operator {
+            Operator::Equals => (format!("{expr} = ?"), 1),
+            Operator::In => (format!("{expr} IN ({marks})"), 1),
+            Operator::NotEquals => (format!("({expr} IS NULL OR {expr} != ?)"), 2),
+            Operator::NotIn => (format!("({expr} IS NULL OR {expr} NOT IN ({marks}))"), 2),
+            Operator::Exists => (format!("{expr} IS NOT NULL"), 1),
+            Operator::DoesNotExist => (format!("{expr} IS NULL"), 1),
+        };
+        self.clauses.push(clause);
+        for use_index in 0..uses {
+            self.params.extend(expr_params.iter().cloned());
+            if use_index == uses - 1 {
+                self.params.extend(values.iter().map(|v| SqlValue::from(v.as_str())));
+            }
+        }
+    }
+
+    /// Children (seniority 0), grandchildren (1), … of an owner in one cluster, as nested
+    /// uncorrelated `IN (SELECT …)`: each level is one indexed lookup on (cluster, owner_uid),
+    /// evaluated once, not per row.
+    pub fn owned_by(&mut self, cluster: &str, owner: &OwnerQuery, namespace: Option<&str>) {
+        let (mut inner, mut params): (String, Vec<SqlValue>) = match &owner.target {
+            OwnerTarget::Uid(uid) => ("?".to_owned(), vec![uid.as_str().into()]),
+            OwnerTarget::Name { name, group_resource } => {
+                let mut sql = "SELECT uid FROM objects WHERE cluster = ? AND name = ?".to_owned();
+                let mut params: Vec<SqlValue> = vec![cluster.into(), name.as_str().into()];
+                if let Some((group, resource)) = group_resource {
+                    sql.push_str(" AND api_group = ? AND resource = ?");
+                    params.extend([group.as_str().into(), resource.as_str().into()]);
+                }
+                if let Some(ns) = namespace {
+                    sql.push_str(" AND namespace IN (?, '')");
+                    params.push(ns.into());
+                }
+                (sql, params)
+            }
+        };
+        for _ in 0..owner.seniority {
+            inner = format!("SELECT uid FROM objects WHERE cluster = ? AND owner_uid IN ({inner})");
+            params.insert(0, cluster.into());
+        }
+        self.clauses.push(format!("owner_uid IN ({inner})"));
         self.params.extend(params);
     }
 
@@ -186,12 +299,18 @@ impl Order {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Projection {
     Object,
+    /// `apiVersion`, `kind` and `metadata` only (`onlyMetadata=true`).
+    Metadata,
 }
 
 impl Projection {
     fn sql(self) -> &'static str {
         match self {
             Projection::Object => "object",
+            Projection::Metadata => {
+                "json_object('apiVersion', object ->> '$.apiVersion', 'kind', object ->> '$.kind', \
+                 'metadata', object -> '$.metadata')"
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::resource_types;
 use crate::response::{Body, Response};
 use crate::route::ResourceRoute;
 use crate::store::{SqlValue, Store};
-use edgepedia_api::ResourceType;
+use edgepedia_api::{ClusterName, ResourceType};
 
 pub fn handle<'s>(
     store: &'s dyn Store,
@@ -36,23 +36,20 @@ pub fn handle<'s>(
     match &route.name {
         Some(name) => get(store, &rtype, route, filter, name),
         None => {
-            if let Some(cluster) = &route.cluster {
-                filter.column_is(Column::Cluster, cluster.as_str());
-            }
-            filter.any_of(Column::Cluster, opts.clusters.iter().map(|c| c.as_str()));
-            if let Some(ns) = &route.namespace {
-                filter.column_is(Column::Namespace, ns.as_str());
-            }
-            filter.any_of(Column::Namespace, opts.namespaces.iter().map(String::as_str));
-            filter.any_of(Column::Name, opts.names.iter().map(String::as_str));
+            apply_list_options(&mut filter, route.cluster.as_ref(), route.namespace.as_deref(), &opts)?;
+            let (list_kind, api_version) = if opts.only_metadata {
+                ("PartialObjectMetadataList".to_owned(), "meta.k8s.io/v1".to_owned())
+            } else {
+                (format!("{}List", rtype.kind), rtype.api_version())
+            };
             let request = ListRequest {
                 plan: ListPlan {
                     filter,
-                    order: Order::default_order(),
-                    projection: Projection::Object,
+                    order: Order::with_keys(opts.order_by.clone()),
+                    projection: if opts.only_metadata { Projection::Metadata } else { Projection::Object },
                 },
-                list_kind: format!("{}List", rtype.kind),
-                api_version: rtype.api_version(),
+                list_kind,
+                api_version,
                 limit: opts.limit,
                 continue_from: opts.continue_from,
                 with_continue: opts.with_continue,
@@ -66,6 +63,46 @@ pub fn handle<'s>(
             })
         }
     }
+}
+
+/// Every list filter of DESIGN §3 that is not about the resource type: the route's cluster
+/// and namespace, then the query's options. Shared by resource lists and collections.
+pub fn apply_list_options(
+    filter: &mut Predicate,
+    route_cluster: Option<&ClusterName>,
+    route_namespace: Option<&str>,
+    opts: &ListOptions,
+) -> ApiResult<()> {
+    if let Some(cluster) = route_cluster {
+        filter.column_is(Column::Cluster, cluster.as_str());
+    }
+    filter.any_of(Column::Cluster, opts.clusters.iter().map(|c| c.as_str()));
+    if let Some(ns) = route_namespace {
+        filter.column_is(Column::Namespace, ns);
+    }
+    filter.any_of(Column::Namespace, opts.namespaces.iter().map(String::as_str));
+    filter.any_of(Column::Name, opts.names.iter().map(String::as_str));
+    filter.name_contains(&opts.fuzzy_names);
+    filter.created_between(opts.since.as_deref(), opts.before.as_deref());
+    for r in &opts.labels.requirements {
+        filter.label(r);
+    }
+    for r in &opts.fields.requirements {
+        filter.field(r);
+    }
+    if let Some(owner) = &opts.owner {
+        let cluster = match (route_cluster, opts.clusters.as_slice()) {
+            (Some(c), _) => c,
+            (None, [c]) => c,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "owner queries (ownerUID, ownerName) need exactly one cluster: use /resources/clusters/{cluster}/… or clusters=<one>",
+                ))
+            }
+        };
+        filter.owned_by(cluster.as_str(), owner, route_namespace);
+    }
+    Ok(())
 }
 
 fn get<'s>(
