@@ -12,11 +12,30 @@ use crate::store::{Row, SqlValue, Store};
 /// guest memory a list needs whatever its size.
 pub const INTERNAL_PAGE: u64 = 500;
 
+/// The envelope around the items.
+pub struct ListShape {
+    /// `PodList`, …
+    pub kind: String,
+    pub api_version: String,
+    /// Extra top-level fields written before `items` (`"resourceTypes":[…],`).
+    pub preamble: String,
+    /// `metadata.name`, for named lists (collections).
+    pub name: Option<String>,
+}
+
+impl ListShape {
+    fn head(&self, metadata: Option<&ListMeta>) -> (ListWriter, Vec<u8>) {
+        ListWriter::head(&self.kind, &self.api_version, &self.preamble, metadata)
+    }
+
+    pub fn new(kind: impl Into<String>, api_version: impl Into<String>) -> Self {
+        Self { kind: kind.into(), api_version: api_version.into(), preamble: String::new(), name: None }
+    }
+}
+
 pub struct ListRequest {
     pub plan: ListPlan,
-    /// `PodList`, …
-    pub list_kind: String,
-    pub api_version: String,
+    pub shape: ListShape,
     pub limit: Option<u64>,
     pub continue_from: Option<Continue>,
     pub with_continue: Option<bool>,
@@ -54,14 +73,14 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
     let complete = !pager.more || pager.remaining_wanted == Some(0);
     if complete {
         let meta = pager.metadata(&position)?;
-        let (mut writer, mut out) = ListWriter::head(&pager.req.list_kind, &pager.req.api_version, Some(&meta));
+        let (mut writer, mut out) = pager.req.shape.head(Some(&meta));
         for object in first {
             writer.item(&mut out, object.as_bytes());
         }
         writer.tail(&mut out, &meta);
         return Ok(Body::Full(out));
     }
-    let (mut writer, mut out) = ListWriter::head(&pager.req.list_kind, &pager.req.api_version, None);
+    let (mut writer, mut out) = pager.req.shape.head(None);
     for object in first {
         writer.item(&mut out, object.as_bytes());
     }
@@ -144,7 +163,7 @@ impl Pager<'_> {
         } else {
             None
         };
-        Ok(ListMeta { continue_token, remaining_item_count })
+        Ok(ListMeta { name: self.req.shape.name.clone(), continue_token, remaining_item_count })
     }
 
     fn count_after(&self, position: &Position) -> ApiResult<u64> {

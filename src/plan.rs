@@ -18,6 +18,10 @@ pub enum Column {
     Resource,
     CreatedAt,
     ResourceVersion,
+    /// The virtual `containers` resource: the container's name and its position in the pod
+    /// (init containers first).
+    ContainerName,
+    ContainerIndex,
 }
 
 impl Column {
@@ -31,6 +35,8 @@ impl Column {
             Column::Resource => "resource",
             Column::CreatedAt => "coalesce(created_at, '')",
             Column::ResourceVersion => "CAST(coalesce(resource_version, '0') AS INTEGER)",
+            Column::ContainerName => "container.value ->> '$.name'",
+            Column::ContainerIndex => "(spec_part.key = 'containers') * 100000 + container.key",
         }
     }
 }
@@ -90,10 +96,10 @@ impl Predicate {
     }
 
     /// `name LIKE %s%` for each substring (all must match), with LIKE's wildcards escaped.
-    pub fn name_contains(&mut self, substrings: &[String]) {
+    pub fn name_contains(&mut self, column: Column, substrings: &[String]) {
         for s in substrings {
             let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            self.clauses.push("name LIKE ? ESCAPE '\\'".to_owned());
+            self.clauses.push(format!("{} LIKE ? ESCAPE '\\'", column.sql()));
             self.params.push(format!("%{escaped}%").into());
         }
     }
@@ -229,14 +235,14 @@ pub enum Direction {
 pub struct Order(Vec<(Column, Direction)>);
 
 impl Order {
-    /// Clusterpedia's default: cluster, namespace, name (then group, resource for lists
-    /// spanning several types).
-    pub fn default_order() -> Self {
-        Self::with_keys(Vec::new())
+    /// Clusterpedia's default: cluster, namespace, name (then what makes rows unique).
+    pub fn default_order(source: Source) -> Self {
+        Self::with_keys(Vec::new(), source)
     }
 
-    pub fn with_keys(mut keys: Vec<(Column, Direction)>) -> Self {
-        for column in [Column::Cluster, Column::Namespace, Column::Name, Column::Group, Column::Resource] {
+    /// The requested keys, then the source's unique key as tie-breakers.
+    pub fn with_keys(mut keys: Vec<(Column, Direction)>, source: Source) -> Self {
+        for &column in source.unique_key() {
             if !keys.iter().any(|(c, _)| *c == column) {
                 keys.push((column, Direction::Asc));
             }
@@ -295,12 +301,46 @@ impl Order {
     }
 }
 
+/// What rows a list reads: stored objects, or one row per container of the stored pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Objects,
+    Containers,
+}
+
+impl Source {
+    fn from_sql(self) -> &'static str {
+        match self {
+            Source::Objects => "objects",
+            Source::Containers => {
+                "objects, json_each(objects.object, '$.spec') AS spec_part, json_each(spec_part.value) AS container"
+            }
+        }
+    }
+
+    fn own_filter(self) -> &'static str {
+        match self {
+            Source::Objects => "1",
+            Source::Containers => "spec_part.key IN ('initContainers', 'containers')",
+        }
+    }
+
+    fn unique_key(self) -> &'static [Column] {
+        match self {
+            Source::Objects => &[Column::Cluster, Column::Namespace, Column::Name, Column::Group, Column::Resource],
+            Source::Containers => &[Column::Cluster, Column::Namespace, Column::Name, Column::ContainerIndex],
+        }
+    }
+}
+
 /// What each row of a list carries besides its sort key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Projection {
     Object,
     /// `apiVersion`, `kind` and `metadata` only (`onlyMetadata=true`).
     Metadata,
+    /// A `Container` item built from the pod row and its container (DESIGN §3).
+    Container,
 }
 
 impl Projection {
@@ -311,6 +351,18 @@ impl Projection {
                 "json_object('apiVersion', object ->> '$.apiVersion', 'kind', object ->> '$.kind', \
                  'metadata', object -> '$.metadata')"
             }
+            Projection::Container => {
+                "json_object('apiVersion', 'v1', 'kind', 'Container', 'metadata', json_object(\
+                 'name', container.value ->> '$.name', 'namespace', namespace, \
+                 'annotations', json_object('shadow.clusterpedia.io/cluster-name', cluster), \
+                 'ownerReferences', json_array(json_object('apiVersion', 'v1', 'kind', 'Pod', 'name', name, \
+                 'uid', uid, 'controller', json('true')))), \
+                 'spec', json(container.value), \
+                 'status', json((SELECT status.value FROM json_each(objects.object, \
+                 CASE spec_part.key WHEN 'containers' THEN '$.status.containerStatuses' \
+                 ELSE '$.status.initContainerStatuses' END) AS status \
+                 WHERE status.value ->> '$.name' = container.value ->> '$.name')))"
+            }
         }
     }
 }
@@ -318,6 +370,7 @@ impl Projection {
 /// A list query before paging is applied.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPlan {
+    pub source: Source,
     pub filter: Predicate,
     pub order: Order,
     pub projection: Projection,
@@ -338,7 +391,7 @@ impl ListPlan {
     }
 
     fn where_after(&self, after: Option<&[SqlValue]>) -> (String, Vec<SqlValue>) {
-        let mut sql = self.filter.where_sql();
+        let mut sql = format!("{} AND {}", self.source.own_filter(), self.filter.where_sql());
         let mut params = self.filter.params().to_vec();
         if let Some(key) = after {
             let (clause, key_params) = self.order.after(key);
@@ -355,9 +408,10 @@ impl ListPlan {
         params.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
         SqlPlan {
             sql: format!(
-                "SELECT {}, {} FROM objects WHERE {filter} ORDER BY {} LIMIT ? OFFSET ?",
+                "SELECT {}, {} FROM {} WHERE {filter} ORDER BY {} LIMIT ? OFFSET ?",
                 self.order.columns(),
                 self.projection.sql(),
+                self.source.from_sql(),
                 self.order.order_by()
             ),
             params,
@@ -368,7 +422,7 @@ impl ListPlan {
     pub fn count_after(&self, after: Option<&[SqlValue]>) -> SqlPlan {
         let (filter, params) = self.where_after(after);
         SqlPlan {
-            sql: format!("SELECT count(*) FROM objects WHERE {filter}"),
+            sql: format!("SELECT count(*) FROM {} WHERE {filter}", self.source.from_sql()),
             params,
         }
     }
@@ -420,11 +474,11 @@ mod tests {
         let refs: Vec<(&str, &str, &str)> = rows.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
         let store = store_with(&refs);
         for order in [
-            Order::default_order(),
-            Order::with_keys(vec![(Column::Namespace, Direction::Desc), (Column::Cluster, Direction::Asc)]),
-            Order::with_keys(vec![(Column::Name, Direction::Desc)]),
+            Order::default_order(Source::Objects),
+            Order::with_keys(vec![(Column::Namespace, Direction::Desc), (Column::Cluster, Direction::Asc)], Source::Objects),
+            Order::with_keys(vec![(Column::Name, Direction::Desc)], Source::Objects),
         ] {
-            let plan = ListPlan { filter: Predicate::default(), order: order.clone(), projection: Projection::Object };
+            let plan = ListPlan { source: Source::Objects, filter: Predicate::default(), order: order.clone(), projection: Projection::Object };
             let all = names(&store, &plan.page(None, 0, 1000));
             assert_eq!(all.len(), rows.len());
             let mut paged = Vec::new();
@@ -457,7 +511,7 @@ mod tests {
         };
         filter.authorized_for(&principal);
         assert!(!filter.where_sql().contains("DROP"));
-        let plan = ListPlan { filter, order: Order::default_order(), projection: Projection::Object };
+        let plan = ListPlan { source: Source::Objects, filter, order: Order::default_order(Source::Objects), projection: Projection::Object };
         assert_eq!(names(&store, &plan.page(None, 0, 10)), vec!["prod-a/x/p1"]);
         let count = store.query(&plan.count_after(None).sql, &plan.count_after(None).params).unwrap();
         assert_eq!(count[0][0], SqlValue::Integer(1));

@@ -1,14 +1,16 @@
-//! Reads of one resource type: list (filters, paging, streaming) and get by name.
+//! Reads: lists of one resource type (filters, paging, streaming), gets by name, and the
+//! virtual `containers` resource derived from stored pods.
 
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
-use crate::list::{self, ListRequest};
+use crate::list::{self, ListRequest, ListShape};
 use crate::params::ListOptions;
-use crate::plan::{self, Column, ListPlan, Order, Predicate, Projection};
+use crate::plan::{self, Column, ListPlan, Order, Predicate, Projection, Source};
 use crate::resource_types;
-use crate::response::{Body, Response};
+use crate::response::{Body, Response, JSON};
 use crate::route::ResourceRoute;
 use crate::store::{SqlValue, Store};
+use edgepedia_api::catalog;
 use edgepedia_api::{ClusterName, ResourceType};
 
 pub fn handle<'s>(
@@ -19,6 +21,10 @@ pub fn handle<'s>(
     now: i64,
 ) -> ApiResult<Response<'s>> {
     principal.require(Scope::Read)?;
+    let opts = ListOptions::parse(query)?;
+    if route.gvr.group.is_empty() && route.gvr.version == "v1" && route.gvr.resource == "containers" {
+        return containers(store, principal, route, &opts, now);
+    }
     let rtype = resource_types::resolve(store, &route.gvr)?;
     if rtype.group.is_empty() && rtype.resource == "secrets" {
         principal.require(Scope::Secrets)?;
@@ -29,49 +35,56 @@ pub fn handle<'s>(
             rtype.resource
         )));
     }
-    let opts = ListOptions::parse(query)?;
     let mut filter = Predicate::default();
     filter.resource_type(&rtype);
     filter.authorized_for(principal);
-    match &route.name {
-        Some(name) => get(store, &rtype, route, filter, name),
-        None => {
-            apply_list_options(&mut filter, route.cluster.as_ref(), route.namespace.as_deref(), &opts)?;
-            let (list_kind, api_version) = if opts.only_metadata {
-                ("PartialObjectMetadataList".to_owned(), "meta.k8s.io/v1".to_owned())
-            } else {
-                (format!("{}List", rtype.kind), rtype.api_version())
-            };
-            let request = ListRequest {
-                plan: ListPlan {
-                    filter,
-                    order: Order::with_keys(opts.order_by.clone()),
-                    projection: if opts.only_metadata { Projection::Metadata } else { Projection::Object },
-                },
-                list_kind,
-                api_version,
-                limit: opts.limit,
-                continue_from: opts.continue_from,
-                with_continue: opts.with_continue,
-                with_remaining_count: opts.with_remaining_count,
-                now,
-            };
-            Ok(Response {
-                status: 200,
-                content_type: crate::response::JSON,
-                body: list::run(store, request)?,
-            })
-        }
+    if let Some(name) = &route.name {
+        return get(store, &rtype, route, filter, name);
     }
+    apply_list_options(&mut filter, route.cluster.as_ref(), route.namespace.as_deref(), &opts, Column::Name)?;
+    let shape = if opts.only_metadata {
+        ListShape::new("PartialObjectMetadataList", "meta.k8s.io/v1")
+    } else {
+        ListShape::new(format!("{}List", rtype.kind), rtype.api_version())
+    };
+    let plan = ListPlan {
+        source: Source::Objects,
+        filter,
+        order: Order::with_keys(opts.order_by.clone(), Source::Objects),
+        projection: if opts.only_metadata { Projection::Metadata } else { Projection::Object },
+    };
+    list_response(store, plan, shape, &opts, now)
+}
+
+/// Runs a list plan with the request's paging options.
+pub fn list_response<'s>(
+    store: &'s dyn Store,
+    plan: ListPlan,
+    shape: ListShape,
+    opts: &ListOptions,
+    now: i64,
+) -> ApiResult<Response<'s>> {
+    let request = ListRequest {
+        plan,
+        shape,
+        limit: opts.limit,
+        continue_from: opts.continue_from.clone(),
+        with_continue: opts.with_continue,
+        with_remaining_count: opts.with_remaining_count,
+        now,
+    };
+    Ok(Response { status: 200, content_type: JSON, body: list::run(store, request)? })
 }
 
 /// Every list filter of DESIGN §3 that is not about the resource type: the route's cluster
-/// and namespace, then the query's options. Shared by resource lists and collections.
+/// and namespace, then the query's options. `names` and fuzzy names apply to `name_column`
+/// (the container name for `containers`). Shared by resource lists, containers and collections.
 pub fn apply_list_options(
     filter: &mut Predicate,
     route_cluster: Option<&ClusterName>,
     route_namespace: Option<&str>,
     opts: &ListOptions,
+    name_column: Column,
 ) -> ApiResult<()> {
     if let Some(cluster) = route_cluster {
         filter.column_is(Column::Cluster, cluster.as_str());
@@ -81,8 +94,8 @@ pub fn apply_list_options(
         filter.column_is(Column::Namespace, ns);
     }
     filter.any_of(Column::Namespace, opts.namespaces.iter().map(String::as_str));
-    filter.any_of(Column::Name, opts.names.iter().map(String::as_str));
-    filter.name_contains(&opts.fuzzy_names);
+    filter.any_of(name_column, opts.names.iter().map(String::as_str));
+    filter.name_contains(name_column, &opts.fuzzy_names);
     filter.created_between(opts.since.as_deref(), opts.before.as_deref());
     for r in &opts.labels.requirements {
         filter.label(r);
@@ -135,9 +148,32 @@ fn get<'s>(
         .and_then(|row| row.into_iter().next())
         .and_then(SqlValue::into_string)
         .ok_or_else(|| ApiError::object_not_found(&rtype.group, &rtype.resource, name))?;
-    Ok(Response {
-        status: 200,
-        content_type: crate::response::JSON,
-        body: Body::Full(object.into_bytes()),
-    })
+    Ok(Response { status: 200, content_type: JSON, body: Body::Full(object.into_bytes()) })
+}
+
+/// `containers` and `containers/{name}`: one item per (init) container of the matching pods;
+/// selectors and owner filters apply to the pods, `names` to the containers. Container names
+/// are not unique, so `containers/{name}` is a list too.
+fn containers<'s>(
+    store: &'s dyn Store,
+    principal: &Principal,
+    route: &ResourceRoute,
+    opts: &ListOptions,
+    now: i64,
+) -> ApiResult<Response<'s>> {
+    let pods = catalog::lookup_resource("", "pods").map(|p| p.resource_type("v1")).ok_or_else(ApiError::internal)?;
+    let mut filter = Predicate::default();
+    filter.resource_type(&pods);
+    filter.authorized_for(principal);
+    apply_list_options(&mut filter, route.cluster.as_ref(), route.namespace.as_deref(), opts, Column::ContainerName)?;
+    if let Some(name) = &route.name {
+        filter.column_is(Column::ContainerName, name.as_str());
+    }
+    let plan = ListPlan {
+        source: Source::Containers,
+        filter,
+        order: Order::with_keys(opts.order_by.clone(), Source::Containers),
+        projection: Projection::Container,
+    };
+    list_response(store, plan, ListShape::new("ContainerList", "v1"), opts, now)
 }

@@ -62,6 +62,8 @@ impl IngestRoute {
 pub enum Route {
     Health,
     Resource(ResourceRoute),
+    /// `collectionresources` (`None`) or one collection.
+    Collections(Option<String>),
     /// `pediaclusters` list (`None`) or one cluster.
     PediaClusters(Option<ClusterName>),
     Ingest(IngestRoute),
@@ -131,6 +133,8 @@ fn parse_read(segs: &[&str]) -> ApiResult<Route> {
         ["apis", "cluster.clusterpedia.io", "v1alpha2", "pediaclusters", name] => {
             Ok(Route::PediaClusters(Some(cluster_name(name)?)))
         }
+        ["apis", "clusterpedia.io", "v1beta1", "collectionresources"] => Ok(Route::Collections(None)),
+        ["apis", "clusterpedia.io", "v1beta1", "collectionresources", name] => Ok(Route::Collections(Some((*name).to_owned()))),
         ["apis", "clusterpedia.io", "v1beta1", "resources", "clusters", cluster, rest @ ..] => {
             parse_resource(Some(cluster_name(cluster)?), rest)
         }

@@ -151,3 +151,72 @@ fn only_metadata_and_search_terms() {
     let names = pod_names(&h, &format!("{PODS}?labelSelector=search.clusterpedia.io%2Fclusters%3Dwest,search.clusterpedia.io%2Fowner-name%3Dweb,search.clusterpedia.io%2Fowner-seniority%3D1"));
     assert_eq!(names, ["web-1-a", "web-2-a", "web-2-b"]);
 }
+
+#[test]
+fn containers_are_derived_from_pods() {
+    let h = Harness::new();
+    let p = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"api-0","namespace":"shop","uid":"pod-uid","labels":{"app":"api"}},
+        "spec":{"initContainers":[{"name":"migrate","image":"api:1"}],"containers":[{"name":"api","image":"api:1"},{"name":"sidecar","image":"envoy:1.30"}]},
+        "status":{"phase":"Running","containerStatuses":[{"name":"api","ready":true,"restartCount":2},{"name":"sidecar","ready":false,"restartCount":0}],
+                  "initContainerStatuses":[{"name":"migrate","ready":false,"restartCount":0,"state":{"terminated":{"reason":"Completed"}}}]}});
+    let q = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-0","namespace":"shop","uid":"pod-2","labels":{"app":"web"}},
+        "spec":{"containers":[{"name":"api","image":"nginx:1.25"}]},"status":{"phase":"Pending"}});
+    h.snapshot("c1", pods_type(), &[p, q], 10);
+    let base = "/apis/clusterpedia.io/v1beta1/resources/clusters/c1/api/v1/namespaces/shop/containers";
+    let (s, l) = h.get(base);
+    assert_eq!(s, 200, "{l}");
+    assert_eq!(l["kind"], "ContainerList");
+    let items = l["items"].as_array().unwrap();
+    let names: Vec<&str> = items.iter().map(|i| i["metadata"]["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["migrate", "api", "sidecar", "api"], "init containers first, pods in name order");
+    let api = &items[1];
+    assert_eq!(api["kind"], "Container");
+    assert_eq!(api["spec"]["image"], "api:1");
+    assert_eq!(api["status"]["restartCount"], 2);
+    assert_eq!(api["metadata"]["ownerReferences"][0]["name"], "api-0");
+    assert_eq!(api["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"], "c1");
+    assert_eq!(items[0]["status"]["state"]["terminated"]["reason"], "Completed");
+    assert!(items[3]["status"].is_null(), "a pending pod has no status for its container");
+    // containers/{name}: every container of that name.
+    let (_, by_name) = h.get(&format!("{base}/api"));
+    let owners: Vec<&str> = by_name["items"].as_array().unwrap().iter().map(|i| i["metadata"]["ownerReferences"][0]["name"].as_str().unwrap()).collect();
+    assert_eq!(owners, ["api-0", "web-0"]);
+    // Selectors apply to the pods, and paging works on containers.
+    let (_, sel) = h.get(&format!("{base}?labelSelector=app%3Dweb"));
+    assert_eq!(sel["items"].as_array().unwrap().len(), 1);
+    let (_, page) = h.get(&format!("{base}?limit=3"));
+    assert_eq!(page["items"].as_array().unwrap().len(), 3);
+    let token = page["metadata"]["continue"].as_str().unwrap();
+    let (_, rest) = h.get(&format!("{base}?limit=3&continue={token}"));
+    assert_eq!(rest["items"][0]["metadata"]["ownerReferences"][0]["name"], "web-0");
+    assert!(rest["metadata"].get("continue").is_none());
+}
+
+#[test]
+fn collections_list_several_types() {
+    let h = fixture();
+    let ds = json!([{"group":"apps","version":"v1","resource":"daemonsets","kind":"DaemonSet","namespaced":true}]);
+    h.snapshot("east", ds, &[obj("apps/v1", "DaemonSet", "kube-system", "agent", None, "2023-01-01T00:00:00Z", json!({}), json!({}))], 10);
+    let (s, l) = h.get("/apis/clusterpedia.io/v1beta1/collectionresources");
+    assert_eq!(s, 200);
+    assert_eq!(l["kind"], "CollectionResourceList");
+    assert_eq!(l["items"].as_array().unwrap().len(), 3);
+    let (s, w) = h.get("/apis/clusterpedia.io/v1beta1/collectionresources/workloads");
+    assert_eq!(s, 200, "{w}");
+    assert_eq!(w["kind"], "CollectionResource");
+    assert_eq!(w["metadata"]["name"], "workloads");
+    assert_eq!(w["resourceTypes"].as_array().unwrap().len(), 3);
+    let kinds: Vec<&str> = w["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["DaemonSet", "Deployment", "Deployment"], "east/kube-system/agent, east/shop/web, west/shop/web");
+    let (_, page) = h.get("/apis/clusterpedia.io/v1beta1/collectionresources/workloads?onlyMetadata=true&limit=1");
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+    assert!(page["items"][0].get("spec").is_none());
+    assert!(page["metadata"]["continue"].is_string());
+    let (_, any) = h.get("/apis/clusterpedia.io/v1beta1/collectionresources/any?groups=batch&resources=pods&clusters=west");
+    let mut kinds: Vec<&str> = any["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    kinds.sort();
+    kinds.dedup();
+    assert_eq!(kinds, ["CronJob", "Job", "Pod"]);
+    assert_eq!(h.get("/apis/clusterpedia.io/v1beta1/collectionresources/any").0, 400);
+    assert_eq!(h.get("/apis/clusterpedia.io/v1beta1/collectionresources/nope").0, 404);
+}

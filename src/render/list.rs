@@ -7,6 +7,9 @@ use serde::Serialize;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListMeta {
+    /// Collections are named objects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
     pub continue_token: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -21,7 +24,8 @@ pub struct ListWriter {
 }
 
 impl ListWriter {
-    pub fn head(kind: &str, api_version: &str, metadata: Option<&ListMeta>) -> (Self, Vec<u8>) {
+    /// `preamble`: extra top-level fields, each followed by a comma.
+    pub fn head(kind: &str, api_version: &str, preamble: &str, metadata: Option<&ListMeta>) -> (Self, Vec<u8>) {
         let mut out = format!(
             "{{\"kind\":{},\"apiVersion\":{},",
             json_string(kind),
@@ -33,6 +37,7 @@ impl ListWriter {
             out.extend(serde_json::to_vec(meta).unwrap_or_else(|_| b"{}".to_vec()));
             out.push(b',');
         }
+        out.extend_from_slice(preamble.as_bytes());
         out.extend_from_slice(b"\"items\":[");
         (
             Self {
@@ -71,9 +76,9 @@ mod tests {
 
     #[test]
     fn writes_valid_lists_with_metadata_first_or_last() {
-        let meta = ListMeta { continue_token: Some("t".into()), remaining_item_count: Some(3) };
+        let meta = ListMeta { name: None, continue_token: Some("t".into()), remaining_item_count: Some(3) };
         for upfront in [true, false] {
-            let (mut w, mut out) = ListWriter::head("PodList", "v1", upfront.then_some(&meta));
+            let (mut w, mut out) = ListWriter::head("PodList", "v1", "", upfront.then_some(&meta));
             w.item(&mut out, br#"{"a":1}"#);
             w.item(&mut out, br#"{"b":2}"#);
             w.tail(&mut out, &meta);
@@ -83,7 +88,7 @@ mod tests {
             assert_eq!(v["metadata"]["continue"], "t");
             assert_eq!(v["metadata"]["remainingItemCount"], 3);
         }
-        let (w, mut out) = ListWriter::head("PodList", "v1", None);
+        let (w, mut out) = ListWriter::head("PodList", "v1", "", None);
         w.tail(&mut out, &ListMeta::default());
         assert_eq!(String::from_utf8(out).unwrap(), r#"{"kind":"PodList","apiVersion":"v1","items":[],"metadata":{}}"#);
     }
