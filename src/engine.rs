@@ -8,7 +8,7 @@ use crate::render::status::success_json;
 use crate::response::Response;
 use crate::route::{self, IngestRoute, Method, Route};
 use crate::store::Store;
-use crate::{clusters, collections, ingest, read};
+use crate::{clusters, collections, discovery, ingest, read};
 use edgepedia_api::ingest::MAX_BODY_BYTES;
 
 /// A request as the engine needs it; the adapter fills it from the platform's request.
@@ -44,6 +44,7 @@ fn dispatch<'s>(store: &'s dyn Store, vars: &dyn Variables, req: Request<'_>, no
     match route {
         Route::Health => unreachable!("answered above"),
         Route::Resource(r) => read::handle(store, &principal, &r, req.query, now),
+        Route::Discovery(cluster, path) => Ok(Response::json(200, discovery::handle(store, &principal, cluster.as_ref(), &path)?)),
         Route::Collections(None) => Ok(Response::json(200, collections::list(store, &principal)?)),
         Route::Collections(Some(name)) => collections::get(store, &principal, &name, req.query, now),
         Route::PediaClusters(name) => Ok(Response::json(200, clusters::handle(store, &principal, name.as_ref())?)),

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod clock;
 pub mod clusters;
 pub mod collections;
+pub mod discovery;
 pub mod engine;
 pub mod error;
 pub mod ingest;

@@ -1,6 +1,7 @@
 //! URL path → [`Route`]. Pure parsing: no knowledge of what is stored, no authorization.
 
 use crate::error::{ApiError, ApiResult};
+use crate::discovery::DiscoveryPath;
 use edgepedia_api::{ingest, ClusterName};
 
 /// Clusterpedia's read API prefix.
@@ -62,6 +63,8 @@ impl IngestRoute {
 pub enum Route {
     Health,
     Resource(ResourceRoute),
+    /// Discovery under the resources prefix, for kubectl; the cluster when per-cluster.
+    Discovery(Option<ClusterName>, DiscoveryPath),
     /// `collectionresources` (`None`) or one collection.
     Collections(Option<String>),
     /// `pediaclusters` list (`None`) or one cluster.
@@ -145,6 +148,20 @@ fn parse_read(segs: &[&str]) -> ApiResult<Route> {
 
 /// `api/{v}/…` or `apis/{g}/{v}/…`; `apis/apps/batch/v1` is the seed's spelling of `batch/v1`.
 fn parse_resource(cluster: Option<ClusterName>, segs: &[&str]) -> ApiResult<Route> {
+    let discovery = match segs {
+        ["version"] => Some(DiscoveryPath::Version),
+        ["api"] => Some(DiscoveryPath::CoreVersions),
+        ["apis"] => Some(DiscoveryPath::Groups),
+        ["api", version] => Some(DiscoveryPath::Resources { group: String::new(), version: (*version).to_owned() }),
+        ["apis", "apps", "batch", version] => {
+            Some(DiscoveryPath::Resources { group: "batch".to_owned(), version: (*version).to_owned() })
+        }
+        ["apis", group, version] => Some(DiscoveryPath::Resources { group: (*group).to_owned(), version: (*version).to_owned() }),
+        _ => None,
+    };
+    if let Some(path) = discovery {
+        return Ok(Route::Discovery(cluster, path));
+    }
     let (group, version, rest) = match segs {
         ["api", version, rest @ ..] => ("", *version, rest),
         ["apis", "apps", "batch", version, rest @ ..] => ("batch", *version, rest),
@@ -238,6 +255,25 @@ mod tests {
         assert_eq!(get("/apis/clusterpedia.io/v1beta1/resources/clusters/Bad_Name/api/v1/pods").unwrap_err().code, 400);
         assert_eq!(parse(Method::Post, "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods").unwrap_err().code, 405);
         assert_eq!(get("/apis/clusterpedia.io/v1beta1/resources/api/v1/pods/%zz").unwrap_err().code, 400);
+    }
+
+    #[test]
+    fn parses_discovery_paths() {
+        let d = |p: &str| match get(p).unwrap() {
+            Route::Discovery(c, path) => (c.map(|c| c.as_str().to_owned()), path),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(d("/apis/clusterpedia.io/v1beta1/resources/version").1, DiscoveryPath::Version);
+        assert_eq!(d("/apis/clusterpedia.io/v1beta1/resources/api").1, DiscoveryPath::CoreVersions);
+        assert_eq!(d("/apis/clusterpedia.io/v1beta1/resources/clusters/c1/apis"), (Some("c1".into()), DiscoveryPath::Groups));
+        assert_eq!(
+            d("/apis/clusterpedia.io/v1beta1/resources/apis/apps/v1").1,
+            DiscoveryPath::Resources { group: "apps".into(), version: "v1".into() }
+        );
+        assert_eq!(
+            d("/apis/clusterpedia.io/v1beta1/resources/api/v1").1,
+            DiscoveryPath::Resources { group: "".into(), version: "v1".into() }
+        );
     }
 
     #[test]

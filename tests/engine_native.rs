@@ -208,3 +208,29 @@ fn oversized_bodies_get_413_and_clusters_report_status() {
     assert_eq!(l["items"].as_array().unwrap().len(), 3);
     assert_eq!(l["items"][0]["status"]["syncResources"][0]["objectCount"], 10);
 }
+
+#[test]
+fn discovery_lists_stored_types_for_kubectl() {
+    let h = seeded();
+    let deploy = json!([{"group":"apps","version":"v1","resource":"deployments","kind":"Deployment","namespaced":true}]);
+    let d = json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"default","uid":"du"}});
+    h.snapshot("c1", deploy, &[d], 10);
+    let (s, v) = h.get("/apis/clusterpedia.io/v1beta1/resources/version");
+    assert_eq!((s, v["major"].as_str()), (200, Some("1")));
+    let (_, api) = h.get("/apis/clusterpedia.io/v1beta1/resources/api");
+    assert_eq!(api["versions"], json!(["v1"]));
+    let (_, groups) = h.get("/apis/clusterpedia.io/v1beta1/resources/apis");
+    assert_eq!(groups["kind"], "APIGroupList");
+    assert_eq!(groups["groups"][0]["name"], "apps");
+    let (_, core) = h.get("/apis/clusterpedia.io/v1beta1/resources/api/v1");
+    let names: Vec<&str> = core["resources"].as_array().unwrap().iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["pods", "containers"]);
+    assert_eq!(core["resources"][0]["shortNames"], json!(["po"]));
+    assert_eq!(core["resources"][0]["verbs"], json!(["get", "list"]));
+    let (_, apps) = h.get("/apis/clusterpedia.io/v1beta1/resources/clusters/c1/apis/apps/v1");
+    assert_eq!(apps["resources"][0]["name"], "deployments");
+    let (s, _) = h.get("/apis/clusterpedia.io/v1beta1/resources/clusters/c2/apis/apps/v1");
+    assert_eq!(s, 404, "c2 has no apps/v1 types");
+    let (s, e) = h.call(Method::Delete, "/apis/clusterpedia.io/v1beta1/resources/clusters/c1/api/v1/namespaces/default/pods/p00", Some(&h.admin.clone()), Vec::new());
+    assert_eq!((s, e["reason"].as_str()), (405, Some("MethodNotAllowed")));
+}
