@@ -1,0 +1,216 @@
+//! End-to-end support: the real `edgepedia-host` serving the real release `.wasm` on a free
+//! loopback port, the real `sync-agent` pushing the fixture, HTTP via ureq and the real
+//! `kubectl`. Binaries come from `make build` (the Makefile's `test` target builds first);
+//! `EDGEPEDIA_HOST_BIN`, `EDGEPEDIA_AGENT_BIN` and `EDGEPEDIA_WASM` override their paths.
+#![allow(dead_code)]
+
+pub mod fixture;
+
+use jwt_simple::prelude::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+pub const SECRET: &str = "e2e-test-secret-do-not-use";
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn binary(env: &str, default: &str) -> PathBuf {
+    let path = std::env::var_os(env).map_or_else(|| repo().join(default), PathBuf::from);
+    assert!(path.exists(), "{} is missing: run `make build` first (or set {env})", path.display());
+    path
+}
+
+pub fn agent_bin() -> PathBuf {
+    binary("EDGEPEDIA_AGENT_BIN", "target/release/sync-agent")
+}
+
+/// A running host; killed when dropped, and by the kernel if the test process dies first.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub state: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let host = binary("EDGEPEDIA_HOST_BIN", "target/release/edgepedia-host");
+        binary("EDGEPEDIA_WASM", "target/wasm32-wasip2/release/edgepedia.wasm");
+        let state = tempfile::tempdir().unwrap();
+        let mut command = Command::new(host);
+        command
+            .arg("--manifest")
+            .arg(repo().join("spin.toml"))
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--state-dir")
+            .arg(state.path())
+            .env("SPIN_VARIABLE_JWT_HS256_SECRET", SECRET)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to stop the host if
+        // this test process dies without running destructors.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        let mut child = command.spawn().expect("start edgepedia-host");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("edgepedia-host exited before listening")
+                .unwrap();
+            if let Some(url) = line.strip_prefix("edgepedia-host listening on ") {
+                break url.trim().to_owned();
+            }
+        };
+        // Keep draining stdout so the host never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, base, state }
+    }
+
+    /// One server per test binary, with the whole fixture pushed by the real sync-agent.
+    pub fn shared() -> &'static Server {
+        static SERVER: OnceLock<Server> = OnceLock::new();
+        SERVER.get_or_init(|| {
+            let server = Server::start();
+            for cluster in fixture::CLUSTERS {
+                let out = server.push(cluster, &fixture::path(cluster), &[]);
+                assert!(out.status.success(), "push {cluster}: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            server
+        })
+    }
+
+    /// `sync-agent push` with the admin token.
+    pub fn push(&self, cluster: &str, file: &Path, extra: &[&str]) -> std::process::Output {
+        Command::new(agent_bin())
+            .args(["push", "--server", &self.base, "--token", &admin_token(), "--cluster", cluster, "--file"])
+            .arg(file)
+            .args(extra)
+            .output()
+            .expect("run sync-agent")
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// GET with a token; returns status and parsed JSON body.
+    pub fn get_as(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        self.request("GET", path, token, None, None)
+    }
+
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.get_as(path, Some(&admin_token()))
+    }
+
+    pub fn request(&self, method: &str, path: &str, token: Option<&str>, accept: Option<&str>, body: Option<&[u8]>) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let url = self.url(path);
+        let auth = token.map(|t| format!("Bearer {t}"));
+        let response = match (method, body) {
+            ("GET", _) => {
+                let mut r = agent.get(&url);
+                if let Some(a) = &auth { r = r.header("Authorization", a); }
+                if let Some(a) = accept { r = r.header("Accept", a); }
+                r.call()
+            }
+            ("DELETE", _) => {
+                let mut r = agent.delete(&url);
+                if let Some(a) = &auth { r = r.header("Authorization", a); }
+                r.call()
+            }
+            (m, b) => {
+                let mut r = match m {
+                    "PUT" => agent.put(&url),
+                    "PATCH" => agent.patch(&url),
+                    _ => agent.post(&url),
+                };
+                if let Some(a) = &auth { r = r.header("Authorization", a); }
+                r.header("Content-Type", "application/json").send(b.unwrap_or_default())
+            }
+        }
+        .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.into_body().read_to_string().unwrap_or_default();
+        let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path} → {status}: not JSON ({e}): {text:.300}"));
+        (status, json)
+    }
+
+    /// A kubeconfig for this server (`server` = base + `server_path`), written to the state dir.
+    pub fn kubeconfig(&self, name: &str, server_path: &str, token: &str) -> PathBuf {
+        let path = self.state.path().join(format!("kubeconfig-{name}.yaml"));
+        let config = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: e\n  cluster:\n    server: {}{server_path}\nusers:\n- name: u\n  user:\n    token: {token}\ncontexts:\n- name: c\n  context:\n    cluster: e\n    user: u\ncurrent-context: c\n",
+            self.base
+        );
+        std::fs::write(&path, config).unwrap();
+        path
+    }
+}
+
+/// Runs the real kubectl with a kubeconfig; returns (success, stdout, stderr).
+pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(args)
+        .env("KUBECACHEDIR", kubeconfig.with_extension("cache"))
+        .output()
+        .expect("kubectl must be installed (v1.32 at /usr/bin/kubectl)");
+    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+pub fn mint(scope: &str, clusters: Option<&[&str]>, namespaces: Option<&[&str]>) -> String {
+    let custom = edgepedia::auth::ScopeClaims {
+        scope: Some(scope.to_owned()),
+        clusters: clusters.map(|c| c.iter().map(|s| s.to_string()).collect()),
+        namespaces: namespaces.map(|c| c.iter().map(|s| s.to_string()).collect()),
+        ..Default::default()
+    };
+    let claims = Claims::with_custom_claims(custom, Duration::from_hours(1))
+        .with_issuer("edgepedia")
+        .with_audience("edgepedia");
+    HS256Key::from_bytes(SECRET.as_bytes()).authenticate(claims).unwrap()
+}
+
+pub fn admin_token() -> String {
+    static TOKEN: OnceLock<String> = OnceLock::new();
+    TOKEN
+        .get_or_init(|| mint("inventory:read inventory:write inventory:secrets", None, None))
+        .clone()
+}
+
+/// `cluster/namespace/name` of each item, in response order.
+pub fn keys(list: &Value) -> Vec<String> {
+    list["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {list:.300}"))
+        .iter()
+        .map(|i| {
+            format!(
+                "{}/{}/{}",
+                i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"].as_str().unwrap_or("?"),
+                i["metadata"]["namespace"].as_str().unwrap_or(""),
+                i["metadata"]["name"].as_str().unwrap_or("?")
+            )
+        })
+        .collect()
+}
