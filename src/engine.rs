@@ -17,6 +17,8 @@ pub struct Request<'r> {
     pub path: &'r str,
     pub query: &'r str,
     pub authorization: Option<&'r str>,
+    /// The `Accept` header: kubectl asks for `as=Table`.
+    pub accept: Option<&'r str>,
     pub body: RequestBody,
 }
 

@@ -75,12 +75,11 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     };
     let target = req.path_with_query().unwrap_or_else(|| "/".to_owned());
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
-    let authorization = req
-        .headers()
-        .get("authorization")
-        .into_iter()
-        .next()
-        .and_then(|v| String::from_utf8(v).ok());
+    let headers = req.headers();
+    let header = |name: &str| headers.get(name).into_iter().next().and_then(|v| String::from_utf8(v).ok());
+    let authorization = header("authorization");
+    let accept = header("accept");
+    drop(headers);
     let body = read_body(req).await;
     let store = SpinStore::default();
     let request = engine::Request {
@@ -88,6 +87,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         path,
         query,
         authorization: authorization.as_deref(),
+        accept: accept.as_deref(),
         body,
     };
     let response = engine::handle(&store, &SpinVariables, request, crate::clock::now_unix());

@@ -201,7 +201,7 @@ fn watch_events_are_idempotent() {
 fn oversized_bodies_get_413_and_clusters_report_status() {
     let h = seeded();
     let auth = format!("Bearer {}", h.admin);
-    let r = handle(&h.store, &Vars, Request { method: Method::Post, path: "/ingest/v1/clusters/c1/events", query: "", authorization: Some(&auth), body: RequestBody::TooLarge }, NOW);
+    let r = handle(&h.store, &Vars, Request { method: Method::Post, path: "/ingest/v1/clusters/c1/events", query: "", authorization: Some(&auth), accept: None, body: RequestBody::TooLarge }, NOW);
     assert_eq!(r.status, 413);
     let (s, l) = h.get("/apis/cluster.clusterpedia.io/v1alpha2/pediaclusters");
     assert_eq!(s, 200);

@@ -54,7 +54,7 @@ impl Harness {
         let response = handle(
             &self.store,
             &Vars,
-            Request { method, path, query, authorization: auth.as_deref(), body: RequestBody::Bytes(body) },
+            Request { method, path, query, authorization: auth.as_deref(), accept: None, body: RequestBody::Bytes(body) },
             NOW,
         );
         let status = response.status;
