@@ -186,7 +186,7 @@ fn kubectl_filters_outputs_and_chunking() {
     assert!(ok, "{err}");
     assert!(out.lines().next().unwrap().contains("IMAGES"), "{out}");
     let (ok, out, _) = kubectl(&all, &["get", "nodes", "-o", "yaml"]);
-    assert!(ok && out.contains("kind: List") || out.contains("kind: NodeList"), "{out:.300}");
+    assert!(ok && (out.contains("kind: List") || out.contains("kind: NodeList")), "{out:.300}");
 }
 
 #[test]
