@@ -45,7 +45,7 @@ fn dispatch<'s>(store: &'s dyn Store, vars: &dyn Variables, req: Request<'_>, no
     migrations::ensure_schema(store)?;
     match route {
         Route::Health => unreachable!("answered above"),
-        Route::Resource(r) => read::handle(store, &principal, &r, req.query, req.accept, now),
+        Route::Resource(r) => read::handle(store, &principal, &r, req.query, now),
         Route::Discovery(cluster, path) => Ok(Response::json(200, discovery::handle(store, &principal, cluster.as_ref(), &path)?)),
         Route::Collections(None) => Ok(Response::json(200, collections::list(store, &principal)?)),
         Route::Collections(Some(name)) => collections::get(store, &principal, &name, req.query, now),

@@ -3,9 +3,7 @@
 
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
-use crate::list::{self, ListRequest, ListShape, TableSpec};
-use crate::render::list::ListMeta;
-use crate::render::table::{IncludeObject, TableWriter};
+use crate::list::{self, ListRequest, ListShape};
 use crate::params::ListOptions;
 use crate::plan::{self, Column, ListPlan, Order, Predicate, Projection, Source};
 use crate::resource_types;
@@ -15,37 +13,17 @@ use crate::store::{SqlValue, Store};
 use edgepedia_api::catalog;
 use edgepedia_api::{ClusterName, ResourceType};
 
-/// Whether the client asked for a `meta.k8s.io/v1` Table (kubectl does, for `get`).
-pub fn wants_table(accept: Option<&str>) -> bool {
-    accept.is_some_and(|a| {
-        a.split(',').any(|option| {
-            let params: Vec<&str> = option.split(';').map(str::trim).collect();
-            params.contains(&"as=Table") && params.contains(&"g=meta.k8s.io") && params.iter().any(|p| p.starts_with("v=v1"))
-        })
-    })
-}
-
 pub fn handle<'s>(
     store: &'s dyn Store,
     principal: &Principal,
     route: &ResourceRoute,
     query: &str,
-    accept: Option<&str>,
     now: i64,
 ) -> ApiResult<Response<'s>> {
     principal.require(Scope::Read)?;
     let opts = ListOptions::parse(query)?;
-    let table = |group: &str, kind: &str| -> ApiResult<Option<TableSpec>> {
-        if !wants_table(accept) {
-            return Ok(None);
-        }
-        let include = opts.include_object.as_deref().map(IncludeObject::parse).transpose()?.unwrap_or_default();
-        Ok(Some(TableSpec { group: group.to_owned(), kind: kind.to_owned(), include }))
-    };
     if route.gvr.group.is_empty() && route.gvr.version == "v1" && route.gvr.resource == "containers" {
-        let mut shape = ListShape::new("ContainerList", "v1");
-        shape.table = table("", "Container")?;
-        return containers(store, principal, route, &opts, shape, now);
+        return containers(store, principal, route, &opts, now);
     }
     let rtype = resource_types::resolve(store, &route.gvr)?;
     if rtype.group.is_empty() && rtype.resource == "secrets" {
@@ -60,24 +38,20 @@ pub fn handle<'s>(
     let mut filter = Predicate::default();
     filter.resource_type(&rtype);
     filter.authorized_for(principal);
-    let table = table(&rtype.group, &rtype.kind)?;
     if let Some(name) = &route.name {
-        return get(store, &rtype, route, filter, name, table, now);
+        return get(store, &rtype, route, filter, name);
     }
     apply_list_options(&mut filter, route.cluster.as_ref(), route.namespace.as_deref(), &opts, Column::Name)?;
-    // Table rows need whole objects, so a Table ignores onlyMetadata.
-    let only_metadata = opts.only_metadata && table.is_none();
-    let mut shape = if only_metadata {
+    let shape = if opts.only_metadata {
         ListShape::new("PartialObjectMetadataList", "meta.k8s.io/v1")
     } else {
         ListShape::new(format!("{}List", rtype.kind), rtype.api_version())
     };
-    shape.table = table;
     let plan = ListPlan {
         source: Source::Objects,
         filter,
         order: Order::with_keys(opts.order_by.clone(), Source::Objects),
-        projection: if only_metadata { Projection::Metadata } else { Projection::Object },
+        projection: if opts.only_metadata { Projection::Metadata } else { Projection::Object },
     };
     list_response(store, plan, shape, &opts, now)
 }
@@ -150,8 +124,6 @@ fn get<'s>(
     route: &ResourceRoute,
     mut filter: Predicate,
     name: &str,
-    table: Option<TableSpec>,
-    now: i64,
 ) -> ApiResult<Response<'s>> {
     let cluster = route.cluster.as_ref().ok_or_else(|| {
         ApiError::bad_request(format!(
@@ -176,17 +148,7 @@ fn get<'s>(
         .and_then(|row| row.into_iter().next())
         .and_then(SqlValue::into_string)
         .ok_or_else(|| ApiError::object_not_found(&rtype.group, &rtype.resource, name))?;
-    let body = match table {
-        None => object.into_bytes(),
-        Some(t) => {
-            let meta = ListMeta::default();
-            let (mut writer, mut out) = TableWriter::head(&t.group, &t.kind, t.include, now, Some(&meta));
-            writer.row(&mut out, &object);
-            writer.tail(&mut out, &meta);
-            out
-        }
-    };
-    Ok(Response { status: 200, content_type: JSON, body: Body::Full(body) })
+    Ok(Response { status: 200, content_type: JSON, body: Body::Full(object.into_bytes()) })
 }
 
 /// `containers` and `containers/{name}`: one item per (init) container of the matching pods;
@@ -197,7 +159,6 @@ fn containers<'s>(
     principal: &Principal,
     route: &ResourceRoute,
     opts: &ListOptions,
-    shape: ListShape,
     now: i64,
 ) -> ApiResult<Response<'s>> {
     let pods = catalog::lookup_resource("", "pods").map(|p| p.resource_type("v1")).ok_or_else(ApiError::internal)?;
@@ -214,5 +175,5 @@ fn containers<'s>(
         order: Order::with_keys(opts.order_by.clone(), Source::Containers),
         projection: Projection::Container,
     };
-    list_response(store, plan, shape, opts, now)
+    list_response(store, plan, ListShape::new("ContainerList", "v1"), opts, now)
 }
