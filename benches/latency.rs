@@ -9,7 +9,6 @@
 //!    SQL via rusqlite), and prints medians and the ratio as a Markdown table.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code)]
 mod support;
 
 use edgepedia::engine::{handle, Request, RequestBody};
@@ -27,7 +26,7 @@ fn pod(cluster: usize, ns: usize, deploy: usize, rs_uid: &str, i: usize) -> Valu
     json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":name,"namespace":format!("ns-{ns}"),
         "uid":format!("pod-{cluster}-{deploy}-{i}"),"resourceVersion":format!("{}", 1000 + i),
         "creationTimestamp":format!("2025-{:02}-{:02}T10:00:00Z", 1 + i % 12, 1 + i % 28),
-        "labels":{"app":format!("app-{deploy}"),"tier":if deploy % 2 == 0 {"web"} else {"worker"},"pod-template-hash":"7d9f8c6b5"},
+        "labels":{"app":format!("app-{deploy}"),"tier":if deploy.is_multiple_of(2) {"web"} else {"worker"},"pod-template-hash":"7d9f8c6b5"},
         "ownerReferences":[{"apiVersion":"apps/v1","kind":"ReplicaSet","name":format!("app-{deploy}-7d9f8c6b5"),"uid":rs_uid,"controller":true}]},
         "spec":{"nodeName":format!("node-{}", i % 16),"containers":[{"name":"app","image":format!("registry.example.com/team/app-{deploy}:1.{}.0", i % 5),
             "ports":[{"containerPort":8080,"protocol":"TCP"}],"env":env,"resources":{"requests":{"cpu":"100m","memory":"128Mi"}}}]},
@@ -65,7 +64,10 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 }
 
 fn main() {
-    let per_cluster: usize = std::env::var("BENCH_OBJECTS_PER_CLUSTER").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
+    let per_cluster: usize = std::env::var("BENCH_OBJECTS_PER_CLUSTER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
     let server = support::Server::start();
     let dir = tempfile::tempdir().unwrap();
     let mut total = 0;
@@ -74,11 +76,19 @@ fn main() {
         let items = dataset(c, per_cluster);
         total += items.len();
         let file = dir.path().join(format!("c{c}.json"));
-        std::fs::write(&file, serde_json::to_vec(&json!({"apiVersion":"v1","kind":"List","items":items})).unwrap()).unwrap();
+        std::fs::write(
+            &file,
+            serde_json::to_vec(&json!({"apiVersion":"v1","kind":"List","items":items})).unwrap(),
+        )
+        .unwrap();
         let started = Instant::now();
         let out = server.push(&format!("cluster-{c:02}"), &file, &[]);
         push_time += started.elapsed();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     println!("## Ingest\n\n{total} objects in {CLUSTERS} clusters pushed by sync-agent in {:.2}s: **{:.0} objects/s** end to end\n", push_time.as_secs_f64(), total as f64 / push_time.as_secs_f64());
 
@@ -90,7 +100,10 @@ fn main() {
         ("collection workloads, page of 500", "/apis/clusterpedia.io/v1beta1/collectionresources/workloads?limit=500".to_owned()),
     ];
     let token = support::admin_token();
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
     let db = RusqliteStore::open(&server.state.path().join("sqlite_db.db")).unwrap();
     struct Vars;
     impl edgepedia::auth::Variables for Vars {
@@ -109,10 +122,19 @@ fn main() {
         let mut items = 0;
         for _ in 0..ROUNDS {
             let started = Instant::now();
-            let mut response = agent.get(&server.url(path)).header("Authorization", &auth).call().unwrap();
+            let mut response = agent
+                .get(&server.url(path))
+                .header("Authorization", &auth)
+                .call()
+                .unwrap();
             let body = response.body_mut().read_to_vec().unwrap();
             wasm.push(started.elapsed());
-            assert_eq!(response.status().as_u16(), 200, "{label}: {}", String::from_utf8_lossy(&body));
+            assert_eq!(
+                response.status().as_u16(),
+                200,
+                "{label}: {}",
+                String::from_utf8_lossy(&body)
+            );
             let v: Value = serde_json::from_slice(&body).unwrap();
             items = v["items"].as_array().map_or(1, Vec::len);
         }
@@ -120,13 +142,30 @@ fn main() {
         let mut native = Vec::new();
         for _ in 0..ROUNDS {
             let started = Instant::now();
-            let r = handle(&db, &Vars, Request { method: Method::Get, path: p, query: q, authorization: Some(&auth), accept: None, body: RequestBody::Bytes(Vec::new()) }, edgepedia::clock::now_unix());
+            let r = handle(
+                &db,
+                &Vars,
+                Request {
+                    method: Method::Get,
+                    path: p,
+                    query: q,
+                    authorization: Some(&auth),
+                    accept: None,
+                    body: RequestBody::Bytes(Vec::new()),
+                },
+                edgepedia::clock::now_unix(),
+            );
             let status = r.status;
             let bytes = r.collect().unwrap();
             native.push(started.elapsed());
             assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
         }
         let (w, n) = (median(wasm), median(native));
-        println!("| {label} | {items} | {:.2} ms | {:.2} ms | {:.1}× |", w.as_secs_f64() * 1e3, n.as_secs_f64() * 1e3, w.as_secs_f64() / n.as_secs_f64());
+        println!(
+            "| {label} | {items} | {:.2} ms | {:.2} ms | {:.1}× |",
+            w.as_secs_f64() * 1e3,
+            n.as_secs_f64() * 1e3,
+            w.as_secs_f64() / n.as_secs_f64()
+        );
     }
 }

@@ -36,7 +36,10 @@ impl AuthConfig {
     /// Verifies the `Authorization` header value. Every failure is the same bare 401.
     pub fn authenticate(&self, authorization: Option<&str>) -> ApiResult<Principal> {
         let token = authorization
-            .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+            .and_then(|h| {
+                h.strip_prefix("Bearer ")
+                    .or_else(|| h.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or_else(ApiError::unauthorized)?;
         let key = self.hs256.as_ref().ok_or_else(|| {
@@ -44,10 +47,22 @@ impl AuthConfig {
             ApiError::unauthorized()
         })?;
         let options = VerificationOptions {
-            allowed_issuers: self.issuer.iter().cloned().map(|i| HashSet::from([i])).next(),
-            allowed_audiences: self.audience.iter().cloned().map(|a| HashSet::from([a])).next(),
+            allowed_issuers: self
+                .issuer
+                .iter()
+                .cloned()
+                .map(|i| HashSet::from([i]))
+                .next(),
+            allowed_audiences: self
+                .audience
+                .iter()
+                .cloned()
+                .map(|a| HashSet::from([a]))
+                .next(),
             time_tolerance: Some(Duration::from_secs(LEEWAY_SECONDS)),
-            artificial_time: Some(UnixTimeStamp::from_secs(crate::clock::now_unix().max(0) as u64)),
+            artificial_time: Some(UnixTimeStamp::from_secs(
+                crate::clock::now_unix().max(0) as u64
+            )),
             ..Default::default()
         };
         let claims = key
@@ -101,7 +116,8 @@ impl NamePattern {
     /// anything else would be a GLOB feature we did not mean to grant.
     pub fn parse(s: &str) -> Option<Self> {
         let ok = !s.is_empty()
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.*?".contains(&b));
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.*?".contains(&b));
         ok.then(|| Self(s.to_owned()))
     }
 
@@ -172,7 +188,10 @@ impl Principal {
         if self.scopes.contains(&scope) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!("the token lacks the scope {}", scope.claim())))
+            Err(ApiError::forbidden(format!(
+                "the token lacks the scope {}",
+                scope.claim()
+            )))
         }
     }
 
@@ -182,7 +201,9 @@ impl Principal {
         if self.may_see_cluster(cluster.as_str()) {
             Ok(())
         } else {
-            Err(ApiError::forbidden(format!("the token may not write cluster {cluster:?}")))
+            Err(ApiError::forbidden(format!(
+                "the token may not write cluster {cluster:?}"
+            )))
         }
     }
 
@@ -201,7 +222,10 @@ pub mod tests {
 
     impl Variables for Vars {
         fn get(&self, name: &str) -> Option<String> {
-            self.0.iter().find(|(n, _)| *n == name).map(|(_, v)| v.clone())
+            self.0
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
         }
     }
 
@@ -219,17 +243,25 @@ pub mod tests {
         let claims = Claims::with_custom_claims(custom, valid)
             .with_issuer(issuer)
             .with_audience("edgepedia");
-        HS256Key::from_bytes(SECRET.as_bytes()).authenticate(claims).unwrap()
+        HS256Key::from_bytes(SECRET.as_bytes())
+            .authenticate(claims)
+            .unwrap()
     }
 
     fn scoped(scope: &str) -> ScopeClaims {
-        ScopeClaims { scope: Some(scope.into()), ..Default::default() }
+        ScopeClaims {
+            scope: Some(scope.into()),
+            ..Default::default()
+        }
     }
 
     #[test]
     fn accepts_a_valid_token_and_reads_scopes() {
         let t = token(
-            ScopeClaims { clusters: Some(vec!["prod-*".into()]), ..scoped("inventory:read") },
+            ScopeClaims {
+                clusters: Some(vec!["prod-*".into()]),
+                ..scoped("inventory:read")
+            },
             "edgepedia",
             Duration::from_hours(1),
         );
@@ -238,41 +270,84 @@ pub mod tests {
         assert_eq!(p.require(Scope::Write).unwrap_err().code, 403);
         assert!(p.may_see_cluster("prod-eu-1"));
         assert!(!p.may_see_cluster("staging"));
-        assert_eq!(p.require_write(&ClusterName::parse("prod-1").unwrap()).unwrap_err().code, 403);
+        assert_eq!(
+            p.require_write(&ClusterName::parse("prod-1").unwrap())
+                .unwrap_err()
+                .code,
+            403
+        );
     }
 
     #[test]
     fn rejects_missing_forged_foreign_and_none_alg_tokens() {
         let cfg = config();
-        assert_eq!(cfg.authenticate(None).unwrap_err(), ApiError::unauthorized());
+        assert_eq!(
+            cfg.authenticate(None).unwrap_err(),
+            ApiError::unauthorized()
+        );
         assert_eq!(cfg.authenticate(Some("Basic abc")).unwrap_err().code, 401);
-        let wrong_issuer = token(scoped("inventory:read"), "someone-else", Duration::from_hours(1));
-        assert_eq!(cfg.authenticate(Some(&format!("Bearer {wrong_issuer}"))).unwrap_err().code, 401);
+        let wrong_issuer = token(
+            scoped("inventory:read"),
+            "someone-else",
+            Duration::from_hours(1),
+        );
+        assert_eq!(
+            cfg.authenticate(Some(&format!("Bearer {wrong_issuer}")))
+                .unwrap_err()
+                .code,
+            401
+        );
         let forged = HS256Key::from_bytes(b"other-secret")
-            .authenticate(Claims::with_custom_claims(scoped("inventory:read"), Duration::from_hours(1)).with_issuer("edgepedia").with_audience("edgepedia"))
+            .authenticate(
+                Claims::with_custom_claims(scoped("inventory:read"), Duration::from_hours(1))
+                    .with_issuer("edgepedia")
+                    .with_audience("edgepedia"),
+            )
             .unwrap();
-        assert_eq!(cfg.authenticate(Some(&format!("Bearer {forged}"))).unwrap_err().code, 401);
+        assert_eq!(
+            cfg.authenticate(Some(&format!("Bearer {forged}")))
+                .unwrap_err()
+                .code,
+            401
+        );
         // alg: none with the same claims.
         let none = "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJpc3MiOiJlZGdlcGVkaWEiLCJhdWQiOiJlZGdlcGVkaWEiLCJleHAiOjk5OTk5OTk5OTksInNjb3BlIjoiaW52ZW50b3J5OnJlYWQifQ.";
-        assert_eq!(cfg.authenticate(Some(&format!("Bearer {none}"))).unwrap_err().code, 401);
+        assert_eq!(
+            cfg.authenticate(Some(&format!("Bearer {none}")))
+                .unwrap_err()
+                .code,
+            401
+        );
     }
 
     #[test]
     fn rejects_expired_tokens_and_tokens_without_exp() {
         let cfg = config();
         let key = HS256Key::from_bytes(SECRET.as_bytes());
-        let mut expired = Claims::with_custom_claims(scoped("inventory:read"), Duration::from_secs(1))
-            .with_issuer("edgepedia")
-            .with_audience("edgepedia");
+        let mut expired =
+            Claims::with_custom_claims(scoped("inventory:read"), Duration::from_secs(1))
+                .with_issuer("edgepedia")
+                .with_audience("edgepedia");
         expired.expires_at = Some(UnixTimeStamp::from_secs(1_000));
         let t = key.authenticate(expired).unwrap();
-        assert_eq!(cfg.authenticate(Some(&format!("Bearer {t}"))).unwrap_err().code, 401);
-        let mut no_exp = Claims::with_custom_claims(scoped("inventory:read"), Duration::from_secs(1))
-            .with_issuer("edgepedia")
-            .with_audience("edgepedia");
+        assert_eq!(
+            cfg.authenticate(Some(&format!("Bearer {t}")))
+                .unwrap_err()
+                .code,
+            401
+        );
+        let mut no_exp =
+            Claims::with_custom_claims(scoped("inventory:read"), Duration::from_secs(1))
+                .with_issuer("edgepedia")
+                .with_audience("edgepedia");
         no_exp.expires_at = None;
         let t = key.authenticate(no_exp).unwrap();
-        assert_eq!(cfg.authenticate(Some(&format!("Bearer {t}"))).unwrap_err().code, 401);
+        assert_eq!(
+            cfg.authenticate(Some(&format!("Bearer {t}")))
+                .unwrap_err()
+                .code,
+            401
+        );
     }
 
     #[test]

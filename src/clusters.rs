@@ -9,7 +9,11 @@ use serde_json::{json, Value};
 
 const API_VERSION: &str = "cluster.clusterpedia.io/v1alpha2";
 
-pub fn handle(store: &dyn Store, principal: &Principal, name: Option<&ClusterName>) -> ApiResult<Vec<u8>> {
+pub fn handle(
+    store: &dyn Store,
+    principal: &Principal,
+    name: Option<&ClusterName>,
+) -> ApiResult<Vec<u8>> {
     principal.require(Scope::Read)?;
     let rows = store.query(
         "SELECT name, agent_version, first_seen_at, last_sync_at FROM clusters ORDER BY name",
@@ -18,7 +22,10 @@ pub fn handle(store: &dyn Store, principal: &Principal, name: Option<&ClusterNam
     let mut items = Vec::new();
     for row in rows {
         let mut cells = row.into_iter();
-        let cluster = cells.next().and_then(SqlValue::into_string).unwrap_or_default();
+        let cluster = cells
+            .next()
+            .and_then(SqlValue::into_string)
+            .unwrap_or_default();
         if !principal.may_see_cluster(&cluster) || name.is_some_and(|n| n.as_str() != cluster) {
             continue;
         }
@@ -38,10 +45,12 @@ pub fn handle(store: &dyn Store, principal: &Principal, name: Option<&ClusterNam
         }));
     }
     let body = match name {
-        Some(n) => items
-            .pop()
-            .ok_or_else(|| ApiError::object_not_found("cluster.clusterpedia.io", "pediaclusters", n.as_str()))?,
-        None => json!({ "apiVersion": API_VERSION, "kind": "PediaClusterList", "metadata": {}, "items": items }),
+        Some(n) => items.pop().ok_or_else(|| {
+            ApiError::object_not_found("cluster.clusterpedia.io", "pediaclusters", n.as_str())
+        })?,
+        None => {
+            json!({ "apiVersion": API_VERSION, "kind": "PediaClusterList", "metadata": {}, "items": items })
+        }
     };
     serde_json::to_vec(&body).map_err(|_| ApiError::internal())
 }
@@ -55,7 +64,12 @@ fn sync_resources(store: &dyn Store, cluster: &str) -> ApiResult<Vec<Value>> {
     Ok(rows
         .into_iter()
         .map(|r| {
-            let text = |i: usize| r.get(i).and_then(SqlValue::as_str).unwrap_or_default().to_owned();
+            let text = |i: usize| {
+                r.get(i)
+                    .and_then(SqlValue::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
             let int = |i: usize| r.get(i).and_then(SqlValue::as_i64).unwrap_or(0);
             json!({
                 "group": text(0),

@@ -62,7 +62,11 @@ pub fn get<'s>(
         source: Source::Objects,
         filter,
         order: Order::with_keys(opts.order_by.clone(), Source::Objects),
-        projection: if opts.only_metadata { Projection::Metadata } else { Projection::Object },
+        projection: if opts.only_metadata {
+            Projection::Metadata
+        } else {
+            Projection::Object
+        },
     };
     let mut shape = ListShape::new("CollectionResource", API_VERSION);
     shape.name = Some(name.to_owned());
@@ -87,7 +91,11 @@ fn types_of(store: &dyn Store, name: &str, opts: &ListOptions) -> ApiResult<Vec<
             .collect()),
         "kuberesources" => Ok(BUILTIN.iter().map(builtin).collect()),
         "any" => any_types(store, opts),
-        _ => Err(ApiError::object_not_found("clusterpedia.io", "collectionresources", name)),
+        _ => Err(ApiError::object_not_found(
+            "clusterpedia.io",
+            "collectionresources",
+            name,
+        )),
     }
 }
 
@@ -97,7 +105,8 @@ fn any_types(store: &dyn Store, opts: &ListOptions) -> ApiResult<Vec<ResourceTyp
     if opts.groups.is_empty() && opts.resources.is_empty() {
         return Err(ApiError::bad_request("collectionresources/any needs groups or resources, e.g. groups=apps&resources=batch/jobs"));
     }
-    let mut candidates: Vec<ResourceType> = BUILTIN.iter().map(|i| i.resource_type(i.version)).collect();
+    let mut candidates: Vec<ResourceType> =
+        BUILTIN.iter().map(|i| i.resource_type(i.version)).collect();
     for row in store.query(
         "SELECT DISTINCT api_group, version, resource, kind, namespaced FROM resource_types ORDER BY api_group, resource",
         &[],
@@ -115,7 +124,9 @@ fn any_types(store: &dyn Store, opts: &ListOptions) -> ApiResult<Vec<ResourceTyp
         }
     }
     let wanted = |t: &ResourceType| {
-        opts.groups.iter().any(|g| *g == t.group || *g == t.api_version())
+        opts.groups
+            .iter()
+            .any(|g| *g == t.group || *g == t.api_version())
             || opts.resources.iter().any(|r| match r.rsplit_once('/') {
                 Some((group, resource)) => group == t.group && resource == t.resource,
                 None => t.group.is_empty() && *r == t.resource,

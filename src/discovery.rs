@@ -18,13 +18,21 @@ pub enum DiscoveryPath {
     /// `/apis`: the named groups.
     Groups,
     /// `/api/v1` (group "") or `/apis/{group}/{version}`.
-    Resources { group: String, version: String },
+    Resources {
+        group: String,
+        version: String,
+    },
 }
 
 /// Kubernetes version we claim: the API surface we mirror (kubectl warns on large skew).
 const KUBE_MINOR: &str = "32";
 
-pub fn handle(store: &dyn Store, principal: &Principal, cluster: Option<&ClusterName>, path: &DiscoveryPath) -> ApiResult<Vec<u8>> {
+pub fn handle(
+    store: &dyn Store,
+    principal: &Principal,
+    cluster: Option<&ClusterName>,
+    path: &DiscoveryPath,
+) -> ApiResult<Vec<u8>> {
     principal.require(Scope::Read)?;
     let body = match path {
         DiscoveryPath::Version => json!({
@@ -59,7 +67,11 @@ pub fn handle(store: &dyn Store, principal: &Principal, cluster: Option<&Cluster
 }
 
 /// Distinct types stored in the clusters the caller may see (and the route's cluster).
-fn stored_types(store: &dyn Store, principal: &Principal, cluster: Option<&ClusterName>) -> ApiResult<Vec<ResourceType>> {
+fn stored_types(
+    store: &dyn Store,
+    principal: &Principal,
+    cluster: Option<&ClusterName>,
+) -> ApiResult<Vec<ResourceType>> {
     let rows = store.query(
         "SELECT cluster, api_group, version, resource, kind, namespaced FROM resource_types \
          WHERE object_count > 0 AND (? IS NULL OR cluster = ?) ORDER BY api_group, version, resource",
@@ -67,7 +79,12 @@ fn stored_types(store: &dyn Store, principal: &Principal, cluster: Option<&Clust
     )?;
     let mut types: Vec<ResourceType> = Vec::new();
     for row in rows {
-        let text = |i: usize| row.get(i).and_then(SqlValue::as_str).unwrap_or_default().to_owned();
+        let text = |i: usize| {
+            row.get(i)
+                .and_then(SqlValue::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         if !principal.may_see_cluster(&text(0)) {
             continue;
         }
@@ -78,7 +95,9 @@ fn stored_types(store: &dyn Store, principal: &Principal, cluster: Option<&Clust
             kind: text(4),
             namespaced: row.get(5).and_then(SqlValue::as_i64) != Some(0),
         };
-        if (t.group.is_empty() && t.resource == "secrets" && principal.require(Scope::Secrets).is_err())
+        if (t.group.is_empty()
+            && t.resource == "secrets"
+            && principal.require(Scope::Secrets).is_err())
             || types.contains(&t)
         {
             continue;
@@ -92,7 +111,9 @@ fn groups(types: &[ResourceType]) -> Value {
     let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
     for t in types.iter().filter(|t| !t.group.is_empty()) {
         match groups.iter_mut().find(|(g, _)| *g == t.group) {
-            Some((_, versions)) if !versions.contains(&t.version.as_str()) => versions.push(&t.version),
+            Some((_, versions)) if !versions.contains(&t.version.as_str()) => {
+                versions.push(&t.version)
+            }
             Some(_) => {}
             None => groups.push((&t.group, vec![&t.version])),
         }
@@ -113,7 +134,12 @@ fn groups(types: &[ResourceType]) -> Value {
 fn resource_list(types: &[ResourceType]) -> Value {
     let mut resources: Vec<Value> = types.iter().map(api_resource).collect();
     let (group_version, has_pods) = match types.first() {
-        Some(t) => (t.api_version(), types.iter().any(|t| t.group.is_empty() && t.resource == "pods")),
+        Some(t) => (
+            t.api_version(),
+            types
+                .iter()
+                .any(|t| t.group.is_empty() && t.resource == "pods"),
+        ),
         None => ("v1".to_owned(), false),
     };
     if has_pods {

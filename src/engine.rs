@@ -28,14 +28,24 @@ pub enum RequestBody {
     TooLarge,
 }
 
-pub fn handle<'s>(store: &'s dyn Store, vars: &dyn Variables, req: Request<'_>, now: i64) -> Response<'s> {
+pub fn handle<'s>(
+    store: &'s dyn Store,
+    vars: &dyn Variables,
+    req: Request<'_>,
+    now: i64,
+) -> Response<'s> {
     match dispatch(store, vars, req, now) {
         Ok(response) => response,
         Err(error) => Response::error(&error),
     }
 }
 
-fn dispatch<'s>(store: &'s dyn Store, vars: &dyn Variables, req: Request<'_>, now: i64) -> ApiResult<Response<'s>> {
+fn dispatch<'s>(
+    store: &'s dyn Store,
+    vars: &dyn Variables,
+    req: Request<'_>,
+    now: i64,
+) -> ApiResult<Response<'s>> {
     let route = route::parse(req.method, req.path);
     if let Ok(Route::Health) = route {
         return Ok(Response::json(200, br#"{"status":"ok"}"#.to_vec()));
@@ -46,10 +56,18 @@ fn dispatch<'s>(store: &'s dyn Store, vars: &dyn Variables, req: Request<'_>, no
     match route {
         Route::Health => unreachable!("answered above"),
         Route::Resource(r) => read::handle(store, &principal, &r, req.query, now),
-        Route::Discovery(cluster, path) => Ok(Response::json(200, discovery::handle(store, &principal, cluster.as_ref(), &path)?)),
+        Route::Discovery(cluster, path) => Ok(Response::json(
+            200,
+            discovery::handle(store, &principal, cluster.as_ref(), &path)?,
+        )),
         Route::Collections(None) => Ok(Response::json(200, collections::list(store, &principal)?)),
-        Route::Collections(Some(name)) => collections::get(store, &principal, &name, req.query, now),
-        Route::PediaClusters(name) => Ok(Response::json(200, clusters::handle(store, &principal, name.as_ref())?)),
+        Route::Collections(Some(name)) => {
+            collections::get(store, &principal, &name, req.query, now)
+        }
+        Route::PediaClusters(name) => Ok(Response::json(
+            200,
+            clusters::handle(store, &principal, name.as_ref())?,
+        )),
         Route::Ingest(r) => {
             principal.require_write(r.cluster())?;
             let body = match req.body {
@@ -61,15 +79,29 @@ fn dispatch<'s>(store: &'s dyn Store, vars: &dyn Variables, req: Request<'_>, no
     }
 }
 
-fn ingest_route<'s>(store: &dyn Store, r: &IngestRoute, body: &[u8], now: i64) -> ApiResult<Response<'s>> {
+fn ingest_route<'s>(
+    store: &dyn Store,
+    r: &IngestRoute,
+    body: &[u8],
+    now: i64,
+) -> ApiResult<Response<'s>> {
     let json = |status, value: &dyn erased::Json| Ok(Response::json(status, value.to_json()?));
     match r {
-        IngestRoute::BeginSnapshot { cluster } => json(201, &ingest::begin(store, cluster, body, now)?),
-        IngestRoute::Chunk { cluster, session } => json(200, &ingest::chunk(store, cluster, session, body, now)?),
-        IngestRoute::Commit { cluster, session } => json(200, &ingest::commit(store, cluster, session, now)?),
+        IngestRoute::BeginSnapshot { cluster } => {
+            json(201, &ingest::begin(store, cluster, body, now)?)
+        }
+        IngestRoute::Chunk { cluster, session } => {
+            json(200, &ingest::chunk(store, cluster, session, body, now)?)
+        }
+        IngestRoute::Commit { cluster, session } => {
+            json(200, &ingest::commit(store, cluster, session, now)?)
+        }
         IngestRoute::Abort { cluster, session } => {
             ingest::abort(store, cluster, session, now)?;
-            Ok(Response::json(200, success_json(&format!("snapshot session {session} aborted"))))
+            Ok(Response::json(
+                200,
+                success_json(&format!("snapshot session {session} aborted")),
+            ))
         }
         IngestRoute::Events { cluster } => json(200, &ingest::events(store, cluster, body, now)?),
     }

@@ -29,7 +29,12 @@ impl ListShape {
     }
 
     pub fn new(kind: impl Into<String>, api_version: impl Into<String>) -> Self {
-        Self { kind: kind.into(), api_version: api_version.into(), preamble: String::new(), name: None }
+        Self {
+            kind: kind.into(),
+            api_version: api_version.into(),
+            preamble: String::new(),
+            name: None,
+        }
     }
 }
 
@@ -53,11 +58,20 @@ struct Position {
 pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
     let fingerprint = req.plan.fingerprint();
     let mut position = match &req.continue_from {
-        None => Position { after: None, offset: 0 },
-        Some(Continue::Offset(offset)) => Position { after: None, offset: *offset },
+        None => Position {
+            after: None,
+            offset: 0,
+        },
+        Some(Continue::Offset(offset)) => Position {
+            after: None,
+            offset: *offset,
+        },
         Some(Continue::After(cursor)) => {
             cursor.check(fingerprint, req.plan.order.len(), req.now)?;
-            Position { after: Some(cursor.key.clone()), offset: 0 }
+            Position {
+                after: Some(cursor.key.clone()),
+                offset: 0,
+            }
         }
     };
     let mut pager = Pager {
@@ -128,8 +142,13 @@ struct Pager<'s> {
 impl Pager<'_> {
     /// Reads the next internal page (one extra row tells whether more exist) and advances.
     fn fetch(&mut self, position: &mut Position) -> ApiResult<Vec<String>> {
-        let want = self.remaining_wanted.map_or(INTERNAL_PAGE, |r| r.min(INTERNAL_PAGE));
-        let SqlPlan { sql, params } = self.req.plan.page(position.after.as_deref(), position.offset, want + 1);
+        let want = self
+            .remaining_wanted
+            .map_or(INTERNAL_PAGE, |r| r.min(INTERNAL_PAGE));
+        let SqlPlan { sql, params } =
+            self.req
+                .plan
+                .page(position.after.as_deref(), position.offset, want + 1);
         let mut rows: Vec<Row> = self.store.query(&sql, &params)?;
         self.more = rows.len() as u64 > want;
         rows.truncate(want as usize);
@@ -144,26 +163,41 @@ impl Pager<'_> {
         }
         Ok(rows
             .into_iter()
-            .map(|row| row.into_iter().nth(self.key_len).and_then(SqlValue::into_string).unwrap_or_default())
+            .map(|row| {
+                row.into_iter()
+                    .nth(self.key_len)
+                    .and_then(SqlValue::into_string)
+                    .unwrap_or_default()
+            })
             .collect())
     }
 
     fn metadata(&self, position: &Position) -> ApiResult<ListMeta> {
-        let continue_token = (self.more && self.req.with_continue != Some(false)).then(|| match &self.req.continue_from {
-            Some(Continue::Offset(start)) => (start + self.served).to_string(),
-            _ => Cursor {
-                key: position.after.clone().unwrap_or_default(),
-                fingerprint: self.fingerprint,
-                issued_at: self.req.now,
+        let continue_token = (self.more && self.req.with_continue != Some(false)).then(|| {
+            match &self.req.continue_from {
+                Some(Continue::Offset(start)) => (start + self.served).to_string(),
+                _ => Cursor {
+                    key: position.after.clone().unwrap_or_default(),
+                    fingerprint: self.fingerprint,
+                    issued_at: self.req.now,
+                }
+                .encode(),
             }
-            .encode(),
         });
         let remaining_item_count = if self.req.with_remaining_count {
-            Some(if self.more { self.count_after(position)? } else { 0 })
+            Some(if self.more {
+                self.count_after(position)?
+            } else {
+                0
+            })
         } else {
             None
         };
-        Ok(ListMeta { name: self.req.shape.name.clone(), continue_token, remaining_item_count })
+        Ok(ListMeta {
+            name: self.req.shape.name.clone(),
+            continue_token,
+            remaining_item_count,
+        })
     }
 
     fn count_after(&self, position: &Position) -> ApiResult<u64> {
@@ -173,7 +207,15 @@ impl Pager<'_> {
             None => self.req.plan.count_after(None),
         };
         let rows = self.store.query(&plan.sql, &plan.params)?;
-        let total = rows.first().and_then(|r| r.first()).and_then(SqlValue::as_i64).unwrap_or(0) as u64;
-        Ok(if position.after.is_some() { total } else { total.saturating_sub(position.offset) })
+        let total = rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(SqlValue::as_i64)
+            .unwrap_or(0) as u64;
+        Ok(if position.after.is_some() {
+            total
+        } else {
+            total.saturating_sub(position.offset)
+        })
     }
 }

@@ -28,7 +28,10 @@ pub fn ensure_schema(store: &dyn Store) -> Result<(), StoreError> {
             }
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                &[SqlValue::Integer(*version), SqlValue::Integer(crate::clock::now_unix())],
+                &[
+                    SqlValue::Integer(*version),
+                    SqlValue::Integer(crate::clock::now_unix()),
+                ],
             )?;
         }
         Ok(())
@@ -81,7 +84,8 @@ mod tests {
 
     #[test]
     fn splits_statements_and_drops_comments() {
-        let parts = statements("-- a; comment\nCREATE TABLE a (x); -- trailing\n\nCREATE TABLE b (y);\n");
+        let parts =
+            statements("-- a; comment\nCREATE TABLE a (x); -- trailing\n\nCREATE TABLE b (y);\n");
         assert_eq!(parts, vec!["CREATE TABLE a (x)", "CREATE TABLE b (y)"]);
     }
 }

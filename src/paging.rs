@@ -36,7 +36,11 @@ impl Continue {
         if let Ok(offset) = token.parse::<u64>() {
             return Ok(Continue::Offset(offset));
         }
-        let invalid = || ApiError::bad_request("continue: the token is malformed; start the list again without it");
+        let invalid = || {
+            ApiError::bad_request(
+                "continue: the token is malformed; start the list again without it",
+            )
+        };
         let bytes = Base64UrlSafeNoPadding::decode_to_vec(token, None).map_err(|_| invalid())?;
         let wire: Wire = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
         let key = wire
@@ -51,7 +55,11 @@ impl Continue {
             .collect::<Option<Vec<_>>>()
             .ok_or_else(invalid)?;
         let fingerprint = u64::from_str_radix(&wire.f, 16).map_err(|_| invalid())?;
-        Ok(Continue::After(Cursor { key, fingerprint, issued_at: wire.t }))
+        Ok(Continue::After(Cursor {
+            key,
+            fingerprint,
+            issued_at: wire.t,
+        }))
     }
 }
 
@@ -110,7 +118,11 @@ mod tests {
     #[test]
     fn cursor_round_trips() {
         let c = Cursor {
-            key: vec![SqlValue::Text("c1".into()), SqlValue::Integer(7), SqlValue::Null],
+            key: vec![
+                SqlValue::Text("c1".into()),
+                SqlValue::Integer(7),
+                SqlValue::Null,
+            ],
             fingerprint: 0xdead_beef,
             issued_at: 100,
         };
@@ -120,7 +132,11 @@ mod tests {
 
     #[test]
     fn cursor_checks_query_and_age() {
-        let c = Cursor { key: vec![SqlValue::Null], fingerprint: 1, issued_at: 0 };
+        let c = Cursor {
+            key: vec![SqlValue::Null],
+            fingerprint: 1,
+            issued_at: 0,
+        };
         assert!(c.check(1, 1, 10).is_ok());
         assert_eq!(c.check(2, 1, 10).unwrap_err().code, 400);
         assert_eq!(c.check(1, 1, CURSOR_TTL_SECONDS + 1).unwrap_err().code, 410);

@@ -48,7 +48,10 @@ pub struct ListOptions {
 pub enum OwnerTarget {
     Uid(String),
     /// `ownerName`, with `ownerGR` (`deployments.apps`) as (group, resource) when given.
-    Name { name: String, group_resource: Option<(String, String)> },
+    Name {
+        name: String,
+        group_resource: Option<(String, String)>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,16 +86,20 @@ impl ListOptions {
             "clusters" => self.clusters.extend(parse_clusters(value)?),
             "namespaces" => self.namespaces.extend(comma_list(value)),
             "names" => self.names.extend(comma_list(value)),
-            "internalstorage.clusterpedia.io/fuzzy-name" | "fuzzyName" => self.fuzzy_names.extend(comma_list(value)),
+            "internalstorage.clusterpedia.io/fuzzy-name" | "fuzzyName" => {
+                self.fuzzy_names.extend(comma_list(value))
+            }
             "labelSelector" => {
-                let parsed = label::parse(value).map_err(|e| ApiError::bad_request(format!("labelSelector: {e}")))?;
+                let parsed = label::parse(value)
+                    .map_err(|e| ApiError::bad_request(format!("labelSelector: {e}")))?;
                 self.labels.requirements.extend(parsed.labels.requirements);
                 for term in parsed.parameters {
                     self.apply_term(&term, owner)?;
                 }
             }
             "fieldSelector" => {
-                let parsed = field::parse(value).map_err(|e| ApiError::bad_request(format!("fieldSelector: {e}")))?;
+                let parsed = field::parse(value)
+                    .map_err(|e| ApiError::bad_request(format!("fieldSelector: {e}")))?;
                 self.fields.requirements.extend(parsed.requirements);
             }
             "ownerUID" => owner.uid = Some(value.to_owned()),
@@ -104,18 +111,26 @@ impl ListOptions {
             "orderby" => self.order_by.extend(parse_order(value)?),
             "limit" => self.limit = parse_limit(value)?,
             "offset" => {
-                let offset = value.parse().map_err(|_| ApiError::bad_request(format!("offset: {value:?} is not a non-negative integer")))?;
+                let offset = value.parse().map_err(|_| {
+                    ApiError::bad_request(format!(
+                        "offset: {value:?} is not a non-negative integer"
+                    ))
+                })?;
                 self.continue_from = Some(Continue::Offset(offset));
             }
             "continue" if !value.is_empty() => self.continue_from = Some(Continue::parse(value)?),
             "withContinue" => self.with_continue = Some(parse_bool("withContinue", value)?),
-            "withRemainingCount" => self.with_remaining_count = parse_bool("withRemainingCount", value)?,
+            "withRemainingCount" => {
+                self.with_remaining_count = parse_bool("withRemainingCount", value)?
+            }
             "onlyMetadata" => self.only_metadata = parse_bool("onlyMetadata", value)?,
             "includeObject" => self.include_object = Some(value.to_owned()),
             "whereSQL" => self.where_sql = Some(value.to_owned()),
             "groups" => self.groups.extend(comma_list(value)),
             "resources" => self.resources.extend(comma_list(value)),
-            "watch" if parse_bool("watch", value)? => return Err(ApiError::method_not_allowed("watch")),
+            "watch" if parse_bool("watch", value)? => {
+                return Err(ApiError::method_not_allowed("watch"))
+            }
             // Kubernetes clients send parameters we have no use for (timeout,
             // resourceVersion, …); like the API server, ignore what we do not know.
             _ => {}
@@ -148,7 +163,12 @@ impl ListOptions {
             (false, "offset") => "offset",
             (false, "with-continue") => "withContinue",
             (false, "with-remaining-count") => "withRemainingCount",
-            _ => return Err(ApiError::bad_request(format!("labelSelector: unknown term {}", term.key))),
+            _ => {
+                return Err(ApiError::bad_request(format!(
+                    "labelSelector: unknown term {}",
+                    term.key
+                )))
+            }
         };
         self.apply(param, &term.values.join(","), owner)
     }
@@ -168,14 +188,24 @@ impl OwnerParams {
             },
         };
         let target = match (self.uid, self.name) {
-            (Some(_), Some(_)) => return Err(ApiError::bad_request("ownerUID and ownerName are mutually exclusive")),
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "ownerUID and ownerName are mutually exclusive",
+                ))
+            }
             (Some(uid), None) if !uid.is_empty() => OwnerTarget::Uid(uid),
             (None, Some(name)) if !name.is_empty() => OwnerTarget::Name {
                 name,
-                group_resource: self.group_resource.as_deref().map(parse_group_resource).transpose()?,
+                group_resource: self
+                    .group_resource
+                    .as_deref()
+                    .map(parse_group_resource)
+                    .transpose()?,
             },
             _ if self.seniority.is_some() || self.group_resource.is_some() => {
-                return Err(ApiError::bad_request("ownerSeniority and ownerGR need ownerUID or ownerName"))
+                return Err(ApiError::bad_request(
+                    "ownerSeniority and ownerGR need ownerUID or ownerName",
+                ))
             }
             _ => return Ok(None),
         };
@@ -186,9 +216,14 @@ impl OwnerParams {
 /// `deployments.apps` → (`apps`, `deployments`); `pods` → (``, `pods`).
 fn parse_group_resource(value: &str) -> ApiResult<(String, String)> {
     let (resource, group) = value.split_once('.').unwrap_or((value, ""));
-    let ok = |s: &str| s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b));
+    let ok = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-.".contains(&b))
+    };
     if resource.is_empty() || !ok(resource) || !ok(group) {
-        return Err(ApiError::bad_request(format!("ownerGR: {value:?} is not resource.group (e.g. deployments.apps)")));
+        return Err(ApiError::bad_request(format!(
+            "ownerGR: {value:?} is not resource.group (e.g. deployments.apps)"
+        )));
     }
     Ok((group.to_owned(), resource.to_owned()))
 }
@@ -253,9 +288,11 @@ fn parse_order(value: &str) -> ApiResult<Vec<(Column, Direction)>> {
 
 /// RFC 3339, `YYYY-MM-DD`, unix seconds or unix milliseconds → `2024-01-02T03:04:05Z`.
 pub fn parse_time(name: &str, value: &str) -> ApiResult<String> {
-    let invalid = || ApiError::bad_request(format!(
-        "{name}: {value:?} is not a time (RFC 3339, YYYY-MM-DD, unix seconds or milliseconds)"
-    ));
+    let invalid = || {
+        ApiError::bad_request(format!(
+            "{name}: {value:?} is not a time (RFC 3339, YYYY-MM-DD, unix seconds or milliseconds)"
+        ))
+    };
     let time: DateTime<Utc> = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
         let n: i64 = value.parse().map_err(|_| invalid())?;
         // 10^11 seconds is the year 5138: anything larger is milliseconds.
@@ -268,7 +305,9 @@ pub fn parse_time(name: &str, value: &str) -> ApiResult<String> {
     } else if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
         date.and_hms_opt(0, 0, 0).ok_or_else(invalid)?.and_utc()
     } else {
-        DateTime::parse_from_rfc3339(value).map_err(|_| invalid())?.with_timezone(&Utc)
+        DateTime::parse_from_rfc3339(value)
+            .map_err(|_| invalid())?
+            .with_timezone(&Utc)
     };
     Ok(time.to_rfc3339_opts(SecondsFormat::Secs, true))
 }
@@ -278,7 +317,9 @@ pub fn parse_bool(name: &str, value: &str) -> ApiResult<bool> {
     match value {
         "" | "true" | "True" | "1" => Ok(true),
         "false" | "False" | "0" => Ok(false),
-        _ => Err(ApiError::bad_request(format!("{name}: {value:?} is not a boolean"))),
+        _ => Err(ApiError::bad_request(format!(
+            "{name}: {value:?} is not a boolean"
+        ))),
     }
 }
 
@@ -293,7 +334,10 @@ mod tests {
     #[test]
     fn parses_filters_and_paging() {
         let o = parse("clusters=a,b&namespaces=default,%20kube-system&names=x&limit=10&continue=5&withContinue=true&withRemainingCount");
-        assert_eq!(o.clusters.iter().map(|c| c.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            o.clusters.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert_eq!(o.namespaces, ["default", "kube-system"]);
         assert_eq!(o.names, ["x"]);
         assert_eq!(o.limit, Some(10));
@@ -305,24 +349,56 @@ mod tests {
     #[test]
     fn rejects_bad_values() {
         for q in [
-            "limit=abc", "limit=-1", "clusters=Bad_Cluster", "withRemainingCount=maybe", "continue=%%%",
-            "since=yesterday", "before=2024-13-01", "orderby=size", "orderby=name%20up", "ownerSeniority=1",
-            "ownerUID=a&ownerName=b", "ownerName=x&ownerSeniority=9", "ownerName=x&ownerGR=Deploy", "labelSelector=a%20in%20(",
-            "fieldSelector=status.phase", "labelSelector=search.clusterpedia.io/bogus=1", "onlyMetadata=perhaps",
+            "limit=abc",
+            "limit=-1",
+            "clusters=Bad_Cluster",
+            "withRemainingCount=maybe",
+            "continue=%%%",
+            "since=yesterday",
+            "before=2024-13-01",
+            "orderby=size",
+            "orderby=name%20up",
+            "ownerSeniority=1",
+            "ownerUID=a&ownerName=b",
+            "ownerName=x&ownerSeniority=9",
+            "ownerName=x&ownerGR=Deploy",
+            "labelSelector=a%20in%20(",
+            "fieldSelector=status.phase",
+            "labelSelector=search.clusterpedia.io/bogus=1",
+            "onlyMetadata=perhaps",
         ] {
-            assert_eq!(ListOptions::parse(q).err().map(|e| e.code), Some(400), "{q}");
+            assert_eq!(
+                ListOptions::parse(q).err().map(|e| e.code),
+                Some(400),
+                "{q}"
+            );
         }
-        assert_eq!(ListOptions::parse("watch=true").err().map(|e| e.code), Some(405));
+        assert_eq!(
+            ListOptions::parse("watch=true").err().map(|e| e.code),
+            Some(405)
+        );
         assert_eq!(parse("limit=0").limit, None);
         assert!(ListOptions::parse("timeout=32s&resourceVersion=0").is_ok());
     }
 
     #[test]
     fn parses_times_in_every_accepted_form() {
-        assert_eq!(parse_time("since", "2024-01-02").unwrap(), "2024-01-02T00:00:00Z");
-        assert_eq!(parse_time("since", "2024-01-02T05:04:05+02:00").unwrap(), "2024-01-02T03:04:05Z");
-        assert_eq!(parse_time("since", "1704164645").unwrap(), "2024-01-02T03:04:05Z");
-        assert_eq!(parse_time("since", "1704164645000").unwrap(), "2024-01-02T03:04:05Z");
+        assert_eq!(
+            parse_time("since", "2024-01-02").unwrap(),
+            "2024-01-02T00:00:00Z"
+        );
+        assert_eq!(
+            parse_time("since", "2024-01-02T05:04:05+02:00").unwrap(),
+            "2024-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            parse_time("since", "1704164645").unwrap(),
+            "2024-01-02T03:04:05Z"
+        );
+        assert_eq!(
+            parse_time("since", "1704164645000").unwrap(),
+            "2024-01-02T03:04:05Z"
+        );
     }
 
     #[test]
@@ -331,11 +407,20 @@ mod tests {
         assert_eq!(
             o.owner,
             Some(OwnerQuery {
-                target: OwnerTarget::Name { name: "deploy-1".into(), group_resource: Some(("apps".into(), "deployments".into())) },
+                target: OwnerTarget::Name {
+                    name: "deploy-1".into(),
+                    group_resource: Some(("apps".into(), "deployments".into()))
+                },
                 seniority: 1
             })
         );
-        assert_eq!(o.order_by, vec![(Column::Namespace, Direction::Desc), (Column::Cluster, Direction::Asc)]);
+        assert_eq!(
+            o.order_by,
+            vec![
+                (Column::Namespace, Direction::Desc),
+                (Column::Cluster, Direction::Asc)
+            ]
+        );
         let o = parse("labelSelector=app=web,search.clusterpedia.io/clusters%20in%20(c1,c2),search.clusterpedia.io/owner-uid=u1,internalstorage.clusterpedia.io/fuzzy-name=ngin");
         assert_eq!(o.clusters.len(), 2);
         assert_eq!(o.owner.unwrap().target, OwnerTarget::Uid("u1".into()));

@@ -54,7 +54,11 @@ impl Predicate {
         self.params.push(value.into());
     }
 
-    pub fn any_of<V: Into<SqlValue>>(&mut self, column: Column, values: impl IntoIterator<Item = V>) {
+    pub fn any_of<V: Into<SqlValue>>(
+        &mut self,
+        column: Column,
+        values: impl IntoIterator<Item = V>,
+    ) {
         let before = self.params.len();
         self.params.extend(values.into_iter().map(Into::into));
         let n = self.params.len() - before;
@@ -89,17 +93,26 @@ impl Predicate {
             return;
         }
         let alternatives = vec!["(api_group = ? AND resource = ? AND version = ?)"; types.len()];
-        self.clauses.push(format!("({})", alternatives.join(" OR ")));
+        self.clauses
+            .push(format!("({})", alternatives.join(" OR ")));
         for t in types {
-            self.params.extend([t.group.as_str().into(), t.resource.as_str().into(), t.version.as_str().into()]);
+            self.params.extend([
+                t.group.as_str().into(),
+                t.resource.as_str().into(),
+                t.version.as_str().into(),
+            ]);
         }
     }
 
     /// `name LIKE %s%` for each substring (all must match), with LIKE's wildcards escaped.
     pub fn name_contains(&mut self, column: Column, substrings: &[String]) {
         for s in substrings {
-            let escaped = s.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-            self.clauses.push(format!("{} LIKE ? ESCAPE '\\'", column.sql()));
+            let escaped = s
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            self.clauses
+                .push(format!("{} LIKE ? ESCAPE '\\'", column.sql()));
             self.params.push(format!("%{escaped}%").into());
         }
     }
@@ -132,7 +145,8 @@ impl Predicate {
             "metadata.namespace" => self.compare("namespace", vec![], r.operator, &r.values),
             _ => {
                 let path = SqlValue::from(r.path.json_path());
-                let text = "CASE json_type(object, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+                let text =
+                    "CASE json_type(object, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
                             ELSE CAST(json_extract(object, ?) AS TEXT) END";
                 self.compare(text, vec![path.clone(), path], r.operator, &r.values);
             }
@@ -141,7 +155,13 @@ impl Predicate {
 
     /// `expr OP values`; `expr_params` bind the expression's own placeholders, repeated
     /// wherever the expression is.
-    fn compare(&mut self, expr: &str, expr_params: Vec<SqlValue>, operator: Operator, values: &[String]) {
+    fn compare(
+        &mut self,
+        expr: &str,
+        expr_params: Vec<SqlValue>,
+        operator: Operator,
+        values: &[String],
+    ) {
         let marks = vec!["?"; values.len()].join(", ");
         let (clause, uses) = match operator {
             Operator::Equals => (format!("{expr} = ?"), 1),
@@ -155,7 +175,8 @@ impl Predicate {
         for use_index in 0..uses {
             self.params.extend(expr_params.iter().cloned());
             if use_index == uses - 1 {
-                self.params.extend(values.iter().map(|v| SqlValue::from(v.as_str())));
+                self.params
+                    .extend(values.iter().map(|v| SqlValue::from(v.as_str())));
             }
         }
     }
@@ -166,7 +187,10 @@ impl Predicate {
     pub fn owned_by(&mut self, cluster: &str, owner: &OwnerQuery, namespace: Option<&str>) {
         let (mut inner, mut params): (String, Vec<SqlValue>) = match &owner.target {
             OwnerTarget::Uid(uid) => ("?".to_owned(), vec![uid.as_str().into()]),
-            OwnerTarget::Name { name, group_resource } => {
+            OwnerTarget::Name {
+                name,
+                group_resource,
+            } => {
                 let mut sql = "SELECT uid FROM objects WHERE cluster = ? AND name = ?".to_owned();
                 let mut params: Vec<SqlValue> = vec![cluster.into(), name.as_str().into()];
                 if let Some((group, resource)) = group_resource {
@@ -292,7 +316,11 @@ impl Order {
                 .map(|(c, _)| format!("{} = ?", c.sql()))
                 .collect();
             params.extend_from_slice(&key[..i]);
-            let op = if *direction == Direction::Asc { ">" } else { "<" };
+            let op = if *direction == Direction::Asc {
+                ">"
+            } else {
+                "<"
+            };
             parts.push(format!("{} {op} ?", column.sql()));
             params.push(key[i].clone());
             alternatives.push(format!("({})", parts.join(" AND ")));
@@ -309,7 +337,7 @@ pub enum Source {
 }
 
 impl Source {
-    fn from_sql(self) -> &'static str {
+    fn tables_sql(self) -> &'static str {
         match self {
             Source::Objects => "objects",
             Source::Containers => {
@@ -327,8 +355,19 @@ impl Source {
 
     fn unique_key(self) -> &'static [Column] {
         match self {
-            Source::Objects => &[Column::Cluster, Column::Namespace, Column::Name, Column::Group, Column::Resource],
-            Source::Containers => &[Column::Cluster, Column::Namespace, Column::Name, Column::ContainerIndex],
+            Source::Objects => &[
+                Column::Cluster,
+                Column::Namespace,
+                Column::Name,
+                Column::Group,
+                Column::Resource,
+            ],
+            Source::Containers => &[
+                Column::Cluster,
+                Column::Namespace,
+                Column::Name,
+                Column::ContainerIndex,
+            ],
         }
     }
 }
@@ -391,7 +430,11 @@ impl ListPlan {
     }
 
     fn where_after(&self, after: Option<&[SqlValue]>) -> (String, Vec<SqlValue>) {
-        let mut sql = format!("{} AND {}", self.source.own_filter(), self.filter.where_sql());
+        let mut sql = format!(
+            "{} AND {}",
+            self.source.own_filter(),
+            self.filter.where_sql()
+        );
         let mut params = self.filter.params().to_vec();
         if let Some(key) = after {
             let (clause, key_params) = self.order.after(key);
@@ -411,7 +454,7 @@ impl ListPlan {
                 "SELECT {}, {} FROM {} WHERE {filter} ORDER BY {} LIMIT ? OFFSET ?",
                 self.order.columns(),
                 self.projection.sql(),
-                self.source.from_sql(),
+                self.source.tables_sql(),
                 self.order.order_by()
             ),
             params,
@@ -422,7 +465,10 @@ impl ListPlan {
     pub fn count_after(&self, after: Option<&[SqlValue]>) -> SqlPlan {
         let (filter, params) = self.where_after(after);
         SqlPlan {
-            sql: format!("SELECT count(*) FROM {} WHERE {filter}", self.source.from_sql()),
+            sql: format!(
+                "SELECT count(*) FROM {} WHERE {filter}",
+                self.source.tables_sql()
+            ),
             params,
         }
     }
@@ -431,7 +477,10 @@ impl ListPlan {
 /// One object by its full key (the predicate pins type, cluster, namespace and name).
 pub fn get_object(filter: &Predicate) -> SqlPlan {
     SqlPlan {
-        sql: format!("SELECT object FROM objects WHERE {} LIMIT 1", filter.where_sql()),
+        sql: format!(
+            "SELECT object FROM objects WHERE {} LIMIT 1",
+            filter.where_sql()
+        ),
         params: filter.params().to_vec(),
     }
 }
@@ -462,35 +511,72 @@ mod tests {
             .query(&plan.sql, &plan.params)
             .unwrap()
             .into_iter()
-            .map(|r| format!("{}/{}/{}", r[0].as_str().unwrap(), r[1].as_str().unwrap(), r[2].as_str().unwrap()))
+            .map(|r| {
+                format!(
+                    "{}/{}/{}",
+                    r[0].as_str().unwrap(),
+                    r[1].as_str().unwrap(),
+                    r[2].as_str().unwrap()
+                )
+            })
             .collect()
     }
 
     #[test]
     fn keyset_pages_cover_every_row_once_in_any_direction() {
         let rows: Vec<(String, String, String)> = (0..5)
-            .flat_map(|c| (0..3).flat_map(move |ns| (0..4).map(move |n| (format!("c{c}"), format!("ns{ns}"), format!("n{n}")))))
+            .flat_map(|c| {
+                (0..3).flat_map(move |ns| {
+                    (0..4).map(move |n| (format!("c{c}"), format!("ns{ns}"), format!("n{n}")))
+                })
+            })
             .collect();
-        let refs: Vec<(&str, &str, &str)> = rows.iter().map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str())).collect();
+        let refs: Vec<(&str, &str, &str)> = rows
+            .iter()
+            .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+            .collect();
         let store = store_with(&refs);
         for order in [
             Order::default_order(Source::Objects),
-            Order::with_keys(vec![(Column::Namespace, Direction::Desc), (Column::Cluster, Direction::Asc)], Source::Objects),
+            Order::with_keys(
+                vec![
+                    (Column::Namespace, Direction::Desc),
+                    (Column::Cluster, Direction::Asc),
+                ],
+                Source::Objects,
+            ),
             Order::with_keys(vec![(Column::Name, Direction::Desc)], Source::Objects),
         ] {
-            let plan = ListPlan { source: Source::Objects, filter: Predicate::default(), order: order.clone(), projection: Projection::Object };
+            let plan = ListPlan {
+                source: Source::Objects,
+                filter: Predicate::default(),
+                order: order.clone(),
+                projection: Projection::Object,
+            };
             let all = names(&store, &plan.page(None, 0, 1000));
             assert_eq!(all.len(), rows.len());
             let mut paged = Vec::new();
             let mut after: Option<Vec<SqlValue>> = None;
             loop {
-                let page = store.query(&plan.page(after.as_deref(), 0, 7).sql, &plan.page(after.as_deref(), 0, 7).params).unwrap();
+                let page = store
+                    .query(
+                        &plan.page(after.as_deref(), 0, 7).sql,
+                        &plan.page(after.as_deref(), 0, 7).params,
+                    )
+                    .unwrap();
                 if page.is_empty() {
                     break;
                 }
                 let last = page.last().unwrap();
                 after = Some(last[..order.len()].to_vec());
-                paged.extend(page.iter().map(|r| format!("{}/{}/{}", r[0].as_str().unwrap(), r[1].as_str().unwrap(), r[2].as_str().unwrap())));
+                paged.extend(page.iter().map(|r| {
+                    format!(
+                        "{}/{}/{}",
+                        r[0].as_str().unwrap(),
+                        r[1].as_str().unwrap(),
+                        r[2].as_str().unwrap()
+                    )
+                }));
             }
             let mut expected = paged.clone();
             expected.dedup();
@@ -502,7 +588,11 @@ mod tests {
 
     #[test]
     fn filters_bind_values_and_authorization_narrows() {
-        let store = store_with(&[("prod-a", "x", "p1"), ("prod-b", "y", "p2"), ("dev", "x", "p3")]);
+        let store = store_with(&[
+            ("prod-a", "x", "p1"),
+            ("prod-b", "y", "p2"),
+            ("dev", "x", "p3"),
+        ]);
         let mut filter = Predicate::default();
         filter.any_of(Column::Namespace, ["x", "y'; DROP TABLE objects; --"]);
         let principal = Principal {
@@ -511,9 +601,16 @@ mod tests {
         };
         filter.authorized_for(&principal);
         assert!(!filter.where_sql().contains("DROP"));
-        let plan = ListPlan { source: Source::Objects, filter, order: Order::default_order(Source::Objects), projection: Projection::Object };
+        let plan = ListPlan {
+            source: Source::Objects,
+            filter,
+            order: Order::default_order(Source::Objects),
+            projection: Projection::Object,
+        };
         assert_eq!(names(&store, &plan.page(None, 0, 10)), vec!["prod-a/x/p1"]);
-        let count = store.query(&plan.count_after(None).sql, &plan.count_after(None).params).unwrap();
+        let count = store
+            .query(&plan.count_after(None).sql, &plan.count_after(None).params)
+            .unwrap();
         assert_eq!(count[0][0], SqlValue::Integer(1));
     }
 }

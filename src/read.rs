@@ -22,7 +22,8 @@ pub fn handle<'s>(
 ) -> ApiResult<Response<'s>> {
     principal.require(Scope::Read)?;
     let opts = ListOptions::parse(query)?;
-    if route.gvr.group.is_empty() && route.gvr.version == "v1" && route.gvr.resource == "containers" {
+    if route.gvr.group.is_empty() && route.gvr.version == "v1" && route.gvr.resource == "containers"
+    {
         return containers(store, principal, route, &opts, now);
     }
     let rtype = resource_types::resolve(store, &route.gvr)?;
@@ -41,7 +42,13 @@ pub fn handle<'s>(
     if let Some(name) = &route.name {
         return get(store, &rtype, route, filter, name);
     }
-    apply_list_options(&mut filter, route.cluster.as_ref(), route.namespace.as_deref(), &opts, Column::Name)?;
+    apply_list_options(
+        &mut filter,
+        route.cluster.as_ref(),
+        route.namespace.as_deref(),
+        &opts,
+        Column::Name,
+    )?;
     let shape = if opts.only_metadata {
         ListShape::new("PartialObjectMetadataList", "meta.k8s.io/v1")
     } else {
@@ -51,7 +58,11 @@ pub fn handle<'s>(
         source: Source::Objects,
         filter,
         order: Order::with_keys(opts.order_by.clone(), Source::Objects),
-        projection: if opts.only_metadata { Projection::Metadata } else { Projection::Object },
+        projection: if opts.only_metadata {
+            Projection::Metadata
+        } else {
+            Projection::Object
+        },
     };
     list_response(store, plan, shape, &opts, now)
 }
@@ -73,7 +84,11 @@ pub fn list_response<'s>(
         with_remaining_count: opts.with_remaining_count,
         now,
     };
-    Ok(Response { status: 200, content_type: JSON, body: list::run(store, request)? })
+    Ok(Response {
+        status: 200,
+        content_type: JSON,
+        body: list::run(store, request)?,
+    })
 }
 
 /// Every list filter of DESIGN §3 that is not about the resource type: the route's cluster
@@ -93,7 +108,10 @@ pub fn apply_list_options(
     if let Some(ns) = route_namespace {
         filter.column_is(Column::Namespace, ns);
     }
-    filter.any_of(Column::Namespace, opts.namespaces.iter().map(String::as_str));
+    filter.any_of(
+        Column::Namespace,
+        opts.namespaces.iter().map(String::as_str),
+    );
     filter.any_of(name_column, opts.names.iter().map(String::as_str));
     filter.name_contains(name_column, &opts.fuzzy_names);
     filter.created_between(opts.since.as_deref(), opts.before.as_deref());
@@ -148,7 +166,11 @@ fn get<'s>(
         .and_then(|row| row.into_iter().next())
         .and_then(SqlValue::into_string)
         .ok_or_else(|| ApiError::object_not_found(&rtype.group, &rtype.resource, name))?;
-    Ok(Response { status: 200, content_type: JSON, body: Body::Full(object.into_bytes()) })
+    Ok(Response {
+        status: 200,
+        content_type: JSON,
+        body: Body::Full(object.into_bytes()),
+    })
 }
 
 /// `containers` and `containers/{name}`: one item per (init) container of the matching pods;
@@ -161,11 +183,19 @@ fn containers<'s>(
     opts: &ListOptions,
     now: i64,
 ) -> ApiResult<Response<'s>> {
-    let pods = catalog::lookup_resource("", "pods").map(|p| p.resource_type("v1")).ok_or_else(ApiError::internal)?;
+    let pods = catalog::lookup_resource("", "pods")
+        .map(|p| p.resource_type("v1"))
+        .ok_or_else(ApiError::internal)?;
     let mut filter = Predicate::default();
     filter.resource_type(&pods);
     filter.authorized_for(principal);
-    apply_list_options(&mut filter, route.cluster.as_ref(), route.namespace.as_deref(), opts, Column::ContainerName)?;
+    apply_list_options(
+        &mut filter,
+        route.cluster.as_ref(),
+        route.namespace.as_deref(),
+        opts,
+        Column::ContainerName,
+    )?;
     if let Some(name) = &route.name {
         filter.column_is(Column::ContainerName, name.as_str());
     }
@@ -175,5 +205,11 @@ fn containers<'s>(
         order: Order::with_keys(opts.order_by.clone(), Source::Containers),
         projection: Projection::Container,
     };
-    list_response(store, plan, ListShape::new("ContainerList", "v1"), opts, now)
+    list_response(
+        store,
+        plan,
+        ListShape::new("ContainerList", "v1"),
+        opts,
+        now,
+    )
 }

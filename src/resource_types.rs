@@ -23,7 +23,10 @@ pub fn resolve(store: &dyn Store, gvr: &Gvr) -> ApiResult<ResourceType> {
     )?;
     let row = rows.into_iter().next().ok_or_else(ApiError::no_such_path)?;
     let mut cells = row.into_iter();
-    let kind = cells.next().and_then(SqlValue::into_string).unwrap_or_default();
+    let kind = cells
+        .next()
+        .and_then(SqlValue::into_string)
+        .unwrap_or_default();
     let namespaced = cells.next().and_then(|v| v.as_i64()).unwrap_or(1) != 0;
     Ok(ResourceType {
         group: gvr.group.clone(),

@@ -1,7 +1,7 @@
 //! URL path → [`Route`]. Pure parsing: no knowledge of what is stored, no authorization.
 
-use crate::error::{ApiError, ApiResult};
 use crate::discovery::DiscoveryPath;
+use crate::error::{ApiError, ApiResult};
 use edgepedia_api::{ingest, ClusterName};
 
 /// Clusterpedia's read API prefix.
@@ -40,11 +40,24 @@ pub struct ResourceRoute {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IngestRoute {
-    BeginSnapshot { cluster: ClusterName },
-    Chunk { cluster: ClusterName, session: String },
-    Commit { cluster: ClusterName, session: String },
-    Abort { cluster: ClusterName, session: String },
-    Events { cluster: ClusterName },
+    BeginSnapshot {
+        cluster: ClusterName,
+    },
+    Chunk {
+        cluster: ClusterName,
+        session: String,
+    },
+    Commit {
+        cluster: ClusterName,
+        session: String,
+    },
+    Abort {
+        cluster: ClusterName,
+        session: String,
+    },
+    Events {
+        cluster: ClusterName,
+    },
 }
 
 impl IngestRoute {
@@ -104,7 +117,9 @@ fn decode_segments(path: &str) -> ApiResult<Vec<String>> {
     path.split('/')
         .filter(|s| !s.is_empty())
         .map(|s| {
-            percent_decode(s).ok_or_else(|| ApiError::bad_request(format!("invalid percent-encoding in path segment {s:?}")))
+            percent_decode(s).ok_or_else(|| {
+                ApiError::bad_request(format!("invalid percent-encoding in path segment {s:?}"))
+            })
         })
         .collect()
 }
@@ -132,16 +147,24 @@ fn cluster_name(s: &str) -> ApiResult<ClusterName> {
 
 fn parse_read(segs: &[&str]) -> ApiResult<Route> {
     match segs {
-        ["apis", "cluster.clusterpedia.io", "v1alpha2", "pediaclusters"] => Ok(Route::PediaClusters(None)),
+        ["apis", "cluster.clusterpedia.io", "v1alpha2", "pediaclusters"] => {
+            Ok(Route::PediaClusters(None))
+        }
         ["apis", "cluster.clusterpedia.io", "v1alpha2", "pediaclusters", name] => {
             Ok(Route::PediaClusters(Some(cluster_name(name)?)))
         }
-        ["apis", "clusterpedia.io", "v1beta1", "collectionresources"] => Ok(Route::Collections(None)),
-        ["apis", "clusterpedia.io", "v1beta1", "collectionresources", name] => Ok(Route::Collections(Some((*name).to_owned()))),
+        ["apis", "clusterpedia.io", "v1beta1", "collectionresources"] => {
+            Ok(Route::Collections(None))
+        }
+        ["apis", "clusterpedia.io", "v1beta1", "collectionresources", name] => {
+            Ok(Route::Collections(Some((*name).to_owned())))
+        }
         ["apis", "clusterpedia.io", "v1beta1", "resources", "clusters", cluster, rest @ ..] => {
             parse_resource(Some(cluster_name(cluster)?), rest)
         }
-        ["apis", "clusterpedia.io", "v1beta1", "resources", rest @ ..] => parse_resource(None, rest),
+        ["apis", "clusterpedia.io", "v1beta1", "resources", rest @ ..] => {
+            parse_resource(None, rest)
+        }
         _ => Err(ApiError::no_such_path()),
     }
 }
@@ -152,11 +175,18 @@ fn parse_resource(cluster: Option<ClusterName>, segs: &[&str]) -> ApiResult<Rout
         ["version"] => Some(DiscoveryPath::Version),
         ["api"] => Some(DiscoveryPath::CoreVersions),
         ["apis"] => Some(DiscoveryPath::Groups),
-        ["api", version] => Some(DiscoveryPath::Resources { group: String::new(), version: (*version).to_owned() }),
-        ["apis", "apps", "batch", version] => {
-            Some(DiscoveryPath::Resources { group: "batch".to_owned(), version: (*version).to_owned() })
-        }
-        ["apis", group, version] => Some(DiscoveryPath::Resources { group: (*group).to_owned(), version: (*version).to_owned() }),
+        ["api", version] => Some(DiscoveryPath::Resources {
+            group: String::new(),
+            version: (*version).to_owned(),
+        }),
+        ["apis", "apps", "batch", version] => Some(DiscoveryPath::Resources {
+            group: "batch".to_owned(),
+            version: (*version).to_owned(),
+        }),
+        ["apis", group, version] => Some(DiscoveryPath::Resources {
+            group: (*group).to_owned(),
+            version: (*version).to_owned(),
+        }),
         _ => None,
     };
     if let Some(path) = discovery {
@@ -190,7 +220,9 @@ fn parse_resource(cluster: Option<ClusterName>, segs: &[&str]) -> ApiResult<Rout
 
 fn parse_ingest(method: Method, segs: &[&str]) -> ApiResult<Route> {
     let route = match (method, segs) {
-        (Method::Post, ["clusters", c, "snapshots"]) => IngestRoute::BeginSnapshot { cluster: cluster_name(c)? },
+        (Method::Post, ["clusters", c, "snapshots"]) => IngestRoute::BeginSnapshot {
+            cluster: cluster_name(c)?,
+        },
         (Method::Post, ["clusters", c, "snapshots", s, "chunks"]) => IngestRoute::Chunk {
             cluster: cluster_name(c)?,
             session: (*s).to_owned(),
@@ -203,8 +235,14 @@ fn parse_ingest(method: Method, segs: &[&str]) -> ApiResult<Route> {
             cluster: cluster_name(c)?,
             session: (*s).to_owned(),
         },
-        (Method::Post, ["clusters", c, "events"]) => IngestRoute::Events { cluster: cluster_name(c)? },
-        (Method::Get, _) | (Method::Other, _) => return Err(ApiError::method_not_allowed("this method on the ingest API")),
+        (Method::Post, ["clusters", c, "events"]) => IngestRoute::Events {
+            cluster: cluster_name(c)?,
+        },
+        (Method::Get, _) | (Method::Other, _) => {
+            return Err(ApiError::method_not_allowed(
+                "this method on the ingest API",
+            ))
+        }
         _ => return Err(ApiError::no_such_path()),
     };
     Ok(Route::Ingest(route))
@@ -228,22 +266,43 @@ mod tests {
     #[test]
     fn parses_every_url_form() {
         let r = resource("/apis/clusterpedia.io/v1beta1/resources/api/v1/pods");
-        assert_eq!((r.cluster, r.gvr.resource.as_str(), r.namespace, r.name), (None, "pods", None, None));
+        assert_eq!(
+            (r.cluster, r.gvr.resource.as_str(), r.namespace, r.name),
+            (None, "pods", None, None)
+        );
 
         let r = resource("/apis/clusterpedia.io/v1beta1/resources/clusters/c1/apis/apps/v1/namespaces/ns/deployments/d");
         assert_eq!(r.cluster.unwrap().as_str(), "c1");
-        assert_eq!(r.gvr, Gvr { group: "apps".into(), version: "v1".into(), resource: "deployments".into() });
+        assert_eq!(
+            r.gvr,
+            Gvr {
+                group: "apps".into(),
+                version: "v1".into(),
+                resource: "deployments".into()
+            }
+        );
         assert_eq!(r.namespace.as_deref(), Some("ns"));
         assert_eq!(r.name.as_deref(), Some("d"));
 
         let r = resource("/apis/clusterpedia.io/v1beta1/resources/clusters/c1/apis/apps/batch/v1/namespaces/ns/cronjobs");
-        assert_eq!((r.gvr.group.as_str(), r.gvr.version.as_str()), ("batch", "v1"));
+        assert_eq!(
+            (r.gvr.group.as_str(), r.gvr.version.as_str()),
+            ("batch", "v1")
+        );
 
         // Cluster-scoped: namespaces list and get, nodes.
         let r = resource("/apis/clusterpedia.io/v1beta1/resources/clusters/c1/api/v1/namespaces");
-        assert_eq!((r.gvr.resource.as_str(), r.namespace, r.name), ("namespaces", None, None));
-        let r = resource("/apis/clusterpedia.io/v1beta1/resources/clusters/c1/api/v1/namespaces/kube-system");
-        assert_eq!((r.gvr.resource.as_str(), r.name.as_deref()), ("namespaces", Some("kube-system")));
+        assert_eq!(
+            (r.gvr.resource.as_str(), r.namespace, r.name),
+            ("namespaces", None, None)
+        );
+        let r = resource(
+            "/apis/clusterpedia.io/v1beta1/resources/clusters/c1/api/v1/namespaces/kube-system",
+        );
+        assert_eq!(
+            (r.gvr.resource.as_str(), r.name.as_deref()),
+            ("namespaces", Some("kube-system"))
+        );
         let r = resource("/apis/clusterpedia.io/v1beta1/resources/api/v1/nodes/n%2D1");
         assert_eq!(r.name.as_deref(), Some("n-1"));
     }
@@ -251,10 +310,33 @@ mod tests {
     #[test]
     fn rejects_unknown_paths_bad_clusters_and_writes() {
         assert_eq!(get("/").unwrap_err().code, 404);
-        assert_eq!(get("/apis/clusterpedia.io/v1beta1/resources/api/v1/namespaces/a/pods/b/log").unwrap_err().code, 404);
-        assert_eq!(get("/apis/clusterpedia.io/v1beta1/resources/clusters/Bad_Name/api/v1/pods").unwrap_err().code, 400);
-        assert_eq!(parse(Method::Post, "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods").unwrap_err().code, 405);
-        assert_eq!(get("/apis/clusterpedia.io/v1beta1/resources/api/v1/pods/%zz").unwrap_err().code, 400);
+        assert_eq!(
+            get("/apis/clusterpedia.io/v1beta1/resources/api/v1/namespaces/a/pods/b/log")
+                .unwrap_err()
+                .code,
+            404
+        );
+        assert_eq!(
+            get("/apis/clusterpedia.io/v1beta1/resources/clusters/Bad_Name/api/v1/pods")
+                .unwrap_err()
+                .code,
+            400
+        );
+        assert_eq!(
+            parse(
+                Method::Post,
+                "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods"
+            )
+            .unwrap_err()
+            .code,
+            405
+        );
+        assert_eq!(
+            get("/apis/clusterpedia.io/v1beta1/resources/api/v1/pods/%zz")
+                .unwrap_err()
+                .code,
+            400
+        );
     }
 
     #[test]
@@ -263,16 +345,31 @@ mod tests {
             Route::Discovery(c, path) => (c.map(|c| c.as_str().to_owned()), path),
             other => panic!("{other:?}"),
         };
-        assert_eq!(d("/apis/clusterpedia.io/v1beta1/resources/version").1, DiscoveryPath::Version);
-        assert_eq!(d("/apis/clusterpedia.io/v1beta1/resources/api").1, DiscoveryPath::CoreVersions);
-        assert_eq!(d("/apis/clusterpedia.io/v1beta1/resources/clusters/c1/apis"), (Some("c1".into()), DiscoveryPath::Groups));
+        assert_eq!(
+            d("/apis/clusterpedia.io/v1beta1/resources/version").1,
+            DiscoveryPath::Version
+        );
+        assert_eq!(
+            d("/apis/clusterpedia.io/v1beta1/resources/api").1,
+            DiscoveryPath::CoreVersions
+        );
+        assert_eq!(
+            d("/apis/clusterpedia.io/v1beta1/resources/clusters/c1/apis"),
+            (Some("c1".into()), DiscoveryPath::Groups)
+        );
         assert_eq!(
             d("/apis/clusterpedia.io/v1beta1/resources/apis/apps/v1").1,
-            DiscoveryPath::Resources { group: "apps".into(), version: "v1".into() }
+            DiscoveryPath::Resources {
+                group: "apps".into(),
+                version: "v1".into()
+            }
         );
         assert_eq!(
             d("/apis/clusterpedia.io/v1beta1/resources/api/v1").1,
-            DiscoveryPath::Resources { group: "".into(), version: "v1".into() }
+            DiscoveryPath::Resources {
+                group: "".into(),
+                version: "v1".into()
+            }
         );
     }
 
@@ -280,7 +377,9 @@ mod tests {
     fn parses_ingest_and_health() {
         assert_eq!(get("/healthz").unwrap(), Route::Health);
         let r = parse(Method::Post, "/ingest/v1/clusters/c1/snapshots/abc/chunks").unwrap();
-        assert!(matches!(r, Route::Ingest(IngestRoute::Chunk { ref session, .. }) if session == "abc"));
+        assert!(
+            matches!(r, Route::Ingest(IngestRoute::Chunk { ref session, .. }) if session == "abc")
+        );
         assert!(matches!(
             parse(Method::Delete, "/ingest/v1/clusters/c1/snapshots/abc").unwrap(),
             Route::Ingest(IngestRoute::Abort { .. })

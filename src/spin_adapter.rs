@@ -9,7 +9,9 @@ use crate::route::Method;
 use crate::store::{Row, SqlValue, Store, StoreError};
 use edgepedia_api::ingest::MAX_BODY_BYTES;
 use futures::{SinkExt, StreamExt};
-use spin_sdk::http::{Fields, IncomingRequest, Method as SpinMethod, OutgoingResponse, ResponseOutparam};
+use spin_sdk::http::{
+    Fields, IncomingRequest, Method as SpinMethod, OutgoingResponse, ResponseOutparam,
+};
 use spin_sdk::http_component;
 use spin_sdk::sqlite::{Connection, Value};
 use std::cell::OnceCell;
@@ -76,7 +78,13 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let target = req.path_with_query().unwrap_or_else(|| "/".to_owned());
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     let headers = req.headers();
-    let header = |name: &str| headers.get(name).into_iter().next().and_then(|v| String::from_utf8(v).ok());
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .into_iter()
+            .next()
+            .and_then(|v| String::from_utf8(v).ok())
+    };
     let authorization = header("authorization");
     let accept = header("accept");
     drop(headers);
@@ -109,8 +117,11 @@ async fn read_body(req: IncomingRequest) -> RequestBody {
 }
 
 async fn write_response(response: Response<'_>, out: ResponseOutparam) {
-    let headers = Fields::from_list(&[("content-type".to_owned(), response.content_type.as_bytes().to_vec())])
-        .unwrap_or_else(|_| Fields::new());
+    let headers = Fields::from_list(&[(
+        "content-type".to_owned(),
+        response.content_type.as_bytes().to_vec(),
+    )])
+    .unwrap_or_else(|_| Fields::new());
     let outgoing = OutgoingResponse::new(headers);
     let _ = outgoing.set_status_code(response.status);
     let mut sink = outgoing.take_body();

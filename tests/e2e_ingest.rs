@@ -15,7 +15,11 @@ fn a_new_snapshot_replaces_and_a_failed_push_changes_nothing() {
     let s = Server::start();
     for cluster in CLUSTERS {
         let out = s.push(cluster, &support::fixture::path(cluster), &[]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let before = keys(&s.get(PODS).1);
     assert_eq!(before, expected(kind_is("Pod")));
@@ -38,9 +42,17 @@ fn a_new_snapshot_replaces_and_a_failed_push_changes_nothing() {
         {"apiVersion":"v1","kind":"Pod","metadata":{"name":"only","namespace":"default","uid":"u1","managedFields":[{"manager":"kubectl"}]}}
     ]})).unwrap()).unwrap();
     let out = s.push("staging", &good, &[]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let after = keys(&s.get(PODS).1);
-    let mut want: Vec<String> = before.iter().filter(|k| !k.starts_with("staging/")).cloned().collect();
+    let mut want: Vec<String> = before
+        .iter()
+        .filter(|k| !k.starts_with("staging/"))
+        .cloned()
+        .collect();
     want.push("staging/default/only".to_owned());
     want.sort();
     assert_eq!(after, want);
@@ -53,41 +65,116 @@ fn stdin_push_and_write_scopes_and_limits() {
     let s = Server::start();
     // `--file -` reads stdin.
     let mut child = std::process::Command::new(support::agent_bin())
-        .args(["push", "--server", &s.base, "--token", &support::admin_token(), "--cluster", "staging", "--file", "-"])
+        .args([
+            "push",
+            "--server",
+            &s.base,
+            "--token",
+            &support::admin_token(),
+            "--cluster",
+            "staging",
+            "--file",
+            "-",
+        ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), &std::fs::read(support::fixture::path("staging")).unwrap()).unwrap();
+    std::io::Write::write_all(
+        &mut child.stdin.take().unwrap(),
+        &std::fs::read(support::fixture::path("staging")).unwrap(),
+    )
+    .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(keys(&s.get(PODS).1), expected(|c, o| c == "staging" && o["kind"] == "Pod"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        keys(&s.get(PODS).1),
+        expected(|c, o| c == "staging" && o["kind"] == "Pod")
+    );
 
     // A write token for one cluster cannot push another; a read token cannot push at all.
     let writer = mint("inventory:write", Some(&["prod-*"]), None);
     let begin = json!({"resourceTypes":[{"group":"","version":"v1","resource":"pods","kind":"Pod","namespaced":true}]});
     let body = serde_json::to_vec(&begin).unwrap();
-    let (status, _) = s.request("POST", "/ingest/v1/clusters/staging/snapshots", Some(&writer), None, Some(&body));
+    let (status, _) = s.request(
+        "POST",
+        "/ingest/v1/clusters/staging/snapshots",
+        Some(&writer),
+        None,
+        Some(&body),
+    );
     assert_eq!(status, 403);
-    let (status, session) = s.request("POST", "/ingest/v1/clusters/prod-eu-1/snapshots", Some(&writer), None, Some(&body));
+    let (status, session) = s.request(
+        "POST",
+        "/ingest/v1/clusters/prod-eu-1/snapshots",
+        Some(&writer),
+        None,
+        Some(&body),
+    );
     assert_eq!(status, 201, "{session}");
     let reader = mint("inventory:read", None, None);
-    let (status, _) = s.request("POST", "/ingest/v1/clusters/prod-eu-1/snapshots", Some(&reader), None, Some(&body));
+    let (status, _) = s.request(
+        "POST",
+        "/ingest/v1/clusters/prod-eu-1/snapshots",
+        Some(&reader),
+        None,
+        Some(&body),
+    );
     assert_eq!(status, 403);
 
     // Oversized bodies: 413 Status; malformed objects: 422 naming the problem.
     let id = session["session"].as_str().unwrap();
     let huge = vec![b' '; 9 * 1024 * 1024];
-    let (status, e) = s.request("POST", &format!("/ingest/v1/clusters/prod-eu-1/snapshots/{id}/chunks"), Some(&writer), None, Some(&huge));
-    assert_eq!((status, e["reason"].as_str()), (413, Some("RequestEntityTooLarge")));
+    let (status, e) = s.request(
+        "POST",
+        &format!("/ingest/v1/clusters/prod-eu-1/snapshots/{id}/chunks"),
+        Some(&writer),
+        None,
+        Some(&huge),
+    );
+    assert_eq!(
+        (status, e["reason"].as_str()),
+        (413, Some("RequestEntityTooLarge"))
+    );
     let bad = serde_json::to_vec(&json!({"items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"d"}}]})).unwrap();
-    let (status, e) = s.request("POST", &format!("/ingest/v1/clusters/prod-eu-1/snapshots/{id}/chunks"), Some(&writer), None, Some(&bad));
+    let (status, e) = s.request(
+        "POST",
+        &format!("/ingest/v1/clusters/prod-eu-1/snapshots/{id}/chunks"),
+        Some(&writer),
+        None,
+        Some(&bad),
+    );
     assert_eq!(status, 422);
-    assert!(e["message"].as_str().unwrap().contains("metadata.uid is required"), "{e}");
-    let (status, e) = s.request("POST", "/ingest/v1/clusters/prod-eu-1/snapshots/nope/commit", Some(&writer), None, Some(b""));
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("metadata.uid is required"),
+        "{e}"
+    );
+    let (status, e) = s.request(
+        "POST",
+        "/ingest/v1/clusters/prod-eu-1/snapshots/nope/commit",
+        Some(&writer),
+        None,
+        Some(b""),
+    );
     assert_eq!((status, e["reason"].as_str()), (404, Some("NotFound")));
     // Writes to the read API are refused.
-    let (status, e) = s.request("PUT", "/apis/clusterpedia.io/v1beta1/resources/clusters/staging/api/v1/namespaces/default/pods/x", Some(&support::admin_token()), None, Some(b"{}"));
-    assert_eq!((status, e["reason"].as_str()), (405, Some("MethodNotAllowed")));
+    let (status, e) = s.request(
+        "PUT",
+        "/apis/clusterpedia.io/v1beta1/resources/clusters/staging/api/v1/namespaces/default/pods/x",
+        Some(&support::admin_token()),
+        None,
+        Some(b"{}"),
+    );
+    assert_eq!(
+        (status, e["reason"].as_str()),
+        (405, Some("MethodNotAllowed"))
+    );
 }

@@ -22,7 +22,10 @@ fn every_resource_lists_across_clusters_with_the_annotation() {
         assert_eq!(keys(&list), want, "{kind}");
         for item in list["items"].as_array().unwrap() {
             assert_eq!(item["kind"], kind);
-            assert!(item["metadata"].get("managedFields").is_none(), "managedFields stripped");
+            assert!(
+                item["metadata"].get("managedFields").is_none(),
+                "managedFields stripped"
+            );
         }
     }
 }
@@ -34,16 +37,28 @@ fn per_cluster_and_per_namespace_lists_match_the_fixture() {
         for (gv, kind, namespaced) in SEED_RESOURCES {
             let r = plural(kind);
             let (_, list) = s.get(&format!("{P}/clusters/{cluster}/{gv}/{r}"));
-            assert_eq!(keys(&list), expected(|c, o| c == cluster && o["kind"] == kind), "{cluster} {kind}");
+            assert_eq!(
+                keys(&list),
+                expected(|c, o| c == cluster && o["kind"] == kind),
+                "{cluster} {kind}"
+            );
             if namespaced {
                 for ns in ["default", "kube-system"] {
-                    let (_, list) = s.get(&format!("{P}/clusters/{cluster}/{gv}/namespaces/{ns}/{r}"));
-                    let want = expected(|c, o| c == cluster && o["kind"] == kind && o["metadata"]["namespace"] == ns);
+                    let (_, list) =
+                        s.get(&format!("{P}/clusters/{cluster}/{gv}/namespaces/{ns}/{r}"));
+                    let want = expected(|c, o| {
+                        c == cluster && o["kind"] == kind && o["metadata"]["namespace"] == ns
+                    });
                     assert_eq!(keys(&list), want, "{cluster} {ns} {kind}");
                 }
                 // All clusters, one namespace.
                 let (_, list) = s.get(&format!("{P}/{gv}/namespaces/kube-system/{r}"));
-                assert_eq!(keys(&list), expected(|_, o| o["kind"] == kind && o["metadata"]["namespace"] == "kube-system"));
+                assert_eq!(
+                    keys(&list),
+                    expected(
+                        |_, o| o["kind"] == kind && o["metadata"]["namespace"] == "kube-system"
+                    )
+                );
             }
         }
     }
@@ -54,14 +69,33 @@ fn gets_return_the_object_and_batch_accepts_the_seed_alias() {
     let s = Server::shared();
     for (cluster, o) in fixture::all() {
         let kind = o["kind"].as_str().unwrap();
-        let Some((gv, _, namespaced)) = SEED_RESOURCES.iter().find(|(_, k, _)| *k == kind) else { continue };
+        let Some((gv, _, namespaced)) = SEED_RESOURCES.iter().find(|(_, k, _)| *k == kind) else {
+            continue;
+        };
         let name = o["metadata"]["name"].as_str().unwrap();
-        let ns_part = if *namespaced { format!("namespaces/{}/", o["metadata"]["namespace"].as_str().unwrap()) } else { String::new() };
-        let seed_gv = if *gv == "apis/batch/v1" { "apis/apps/batch/v1" } else { gv };
-        let (status, got) = s.get(&format!("{P}/clusters/{cluster}/{seed_gv}/{ns_part}{}/{name}", plural(kind)));
+        let ns_part = if *namespaced {
+            format!(
+                "namespaces/{}/",
+                o["metadata"]["namespace"].as_str().unwrap()
+            )
+        } else {
+            String::new()
+        };
+        let seed_gv = if *gv == "apis/batch/v1" {
+            "apis/apps/batch/v1"
+        } else {
+            gv
+        };
+        let (status, got) = s.get(&format!(
+            "{P}/clusters/{cluster}/{seed_gv}/{ns_part}{}/{name}",
+            plural(kind)
+        ));
         assert_eq!(status, 200, "{cluster} {kind} {name}: {got}");
         assert_eq!(got["metadata"]["uid"], o["metadata"]["uid"]);
-        assert_eq!(got["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"], cluster);
+        assert_eq!(
+            got["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"],
+            cluster
+        );
         if kind == "Pod" {
             assert_eq!(got["spec"], o["spec"], "objects are stored as pushed");
         }
@@ -75,12 +109,17 @@ fn secret_data_never_arrives() {
     let s = Server::shared();
     let with_data = fixture::all()
         .iter()
-        .filter(|(_, o)| o["kind"] == "Secret" && (o.get("data").is_some() || o.get("stringData").is_some()))
+        .filter(|(_, o)| {
+            o["kind"] == "Secret" && (o.get("data").is_some() || o.get("stringData").is_some())
+        })
         .count();
     assert!(with_data > 0, "the fixture has secrets with data");
     let (_, list) = s.get(&format!("{P}/api/v1/secrets"));
     for secret in list["items"].as_array().unwrap() {
-        assert!(secret.get("data").is_none() && secret.get("stringData").is_none(), "{secret}");
+        assert!(
+            secret.get("data").is_none() && secret.get("stringData").is_none(),
+            "{secret}"
+        );
         let annotations = secret["metadata"]["annotations"].as_object().unwrap();
         assert!(!annotations.contains_key("kubectl.kubernetes.io/last-applied-configuration"));
     }
@@ -98,12 +137,17 @@ fn paging_with_limit_and_continue_is_complete() {
     let mut seen = Vec::new();
     let mut token = String::new();
     loop {
-        let (status, page) = s.get(&format!("{P}/api/v1/pods?limit=7&withRemainingCount&continue={token}"));
+        let (status, page) = s.get(&format!(
+            "{P}/api/v1/pods?limit=7&withRemainingCount&continue={token}"
+        ));
         assert_eq!(status, 200, "{page}");
         let got = keys(&page);
         assert!(got.len() <= 7);
         seen.extend(got);
-        assert_eq!(page["metadata"]["remainingItemCount"].as_u64().unwrap() as usize, want.len() - seen.len());
+        assert_eq!(
+            page["metadata"]["remainingItemCount"].as_u64().unwrap() as usize,
+            want.len() - seen.len()
+        );
         match page["metadata"]["continue"].as_str() {
             Some(t) => token = t.to_owned(),
             None => break,
@@ -115,12 +159,25 @@ fn paging_with_limit_and_continue_is_complete() {
     assert_eq!(keys(&page), want[5..15]);
     assert_eq!(page["metadata"]["continue"], "15");
     // Filters: clusters, namespaces, names.
-    let (_, page) = s.get(&format!("{P}/api/v1/pods?clusters=staging,prod-us-1&namespaces=kube-system"));
-    assert_eq!(keys(&page), expected(|c, o| o["kind"] == "Pod" && c != "prod-eu-1" && o["metadata"]["namespace"] == "kube-system"));
-    let first = fixture::objects("staging").into_iter().find(|o| o["kind"] == "Pod").unwrap();
+    let (_, page) = s.get(&format!(
+        "{P}/api/v1/pods?clusters=staging,prod-us-1&namespaces=kube-system"
+    ));
+    assert_eq!(
+        keys(&page),
+        expected(|c, o| o["kind"] == "Pod"
+            && c != "prod-eu-1"
+            && o["metadata"]["namespace"] == "kube-system")
+    );
+    let first = fixture::objects("staging")
+        .into_iter()
+        .find(|o| o["kind"] == "Pod")
+        .unwrap();
     let name = first["metadata"]["name"].as_str().unwrap();
     let (_, page) = s.get(&format!("{P}/api/v1/pods?names={name}"));
-    assert_eq!(keys(&page), expected(|_, o| o["kind"] == "Pod" && o["metadata"]["name"] == name));
+    assert_eq!(
+        keys(&page),
+        expected(|_, o| o["kind"] == "Pod" && o["metadata"]["name"] == name)
+    );
 }
 
 #[test]
@@ -128,17 +185,28 @@ fn errors_are_kubernetes_status_objects() {
     let s = Server::shared();
     let (status, body) = s.get_as(&format!("{P}/api/v1/pods"), None);
     assert_eq!(status, 401);
-    assert_eq!(body, json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}));
+    assert_eq!(
+        body,
+        json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401})
+    );
     let (status, body) = s.get_as(&format!("{P}/api/v1/pods"), Some("not.a.jwt"));
     assert_eq!((status, body["code"].as_u64()), (401, Some(401)));
-    let (status, body) = s.get(&format!("{P}/clusters/staging/api/v1/namespaces/default/pods/x"));
+    let (status, body) = s.get(&format!(
+        "{P}/clusters/staging/api/v1/namespaces/default/pods/x"
+    ));
     assert_eq!(status, 404);
     assert_eq!(body["message"], "pods \"x\" not found");
     assert_eq!(body["details"], json!({"name":"x","kind":"pods"}));
     for (path, reason) in [
-        (format!("{P}/api/v1/namespaces/default/pods/x"), "BadRequest"),
+        (
+            format!("{P}/api/v1/namespaces/default/pods/x"),
+            "BadRequest",
+        ),
         (format!("{P}/api/v1/pods?limit=abc"), "BadRequest"),
-        (format!("{P}/api/v1/pods?clusters=NOT_A_CLUSTER"), "BadRequest"),
+        (
+            format!("{P}/api/v1/pods?clusters=NOT_A_CLUSTER"),
+            "BadRequest",
+        ),
         (format!("{P}/apis/example.com/v1/widgets"), "NotFound"),
         ("/nothing/here".to_owned(), "NotFound"),
     ] {
@@ -156,9 +224,23 @@ fn cluster_status_reports_what_was_pushed() {
     let s = Server::shared();
     let (status, list) = s.get("/apis/cluster.clusterpedia.io/v1alpha2/pediaclusters");
     assert_eq!(status, 200);
-    let names: Vec<&str> = list["items"].as_array().unwrap().iter().map(|c| c["metadata"]["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["metadata"]["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, CLUSTERS);
     let (_, one) = s.get("/apis/cluster.clusterpedia.io/v1alpha2/pediaclusters/staging");
-    let pods = one["status"]["syncResources"].as_array().unwrap().iter().find(|r| r["resource"] == "pods").unwrap().clone();
-    assert_eq!(pods["objectCount"].as_u64().unwrap() as usize, expected(|c, o| c == "staging" && o["kind"] == "Pod").len());
+    let pods = one["status"]["syncResources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource"] == "pods")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        pods["objectCount"].as_u64().unwrap() as usize,
+        expected(|c, o| c == "staging" && o["kind"] == "Pod").len()
+    );
 }

@@ -7,7 +7,15 @@ mod common;
 use common::*;
 use serde_json::{json, Value};
 
-fn obj(api_version: &str, kind: &str, ns: &str, name: &str, owner: Option<&str>, created: &str, labels: Value, extra: Value) -> Value {
+fn obj(
+    (api_version, kind): (&str, &str),
+    ns: &str,
+    name: &str,
+    owner: Option<&str>,
+    created: &str,
+    labels: Value,
+    extra: Value,
+) -> Value {
     let mut o = json!({"apiVersion":api_version,"kind":kind,"metadata":{"name":name,"namespace":ns,"uid":format!("uid-{name}"),
         "resourceVersion":"1","creationTimestamp":created,"labels":labels}});
     if let Some(owner) = owner {
@@ -26,24 +34,132 @@ fn t(group: &str, resource: &str, kind: &str) -> Value {
 fn fixture() -> Harness {
     let h = Harness::new();
     for cluster in ["east", "west"] {
-        h.snapshot(cluster, t("apps", "deployments", "Deployment"), &[obj("apps/v1", "Deployment", "shop", "web", None, "2023-01-01T00:00:00Z", json!({"app":"web"}), json!({}))], 10);
-        h.snapshot(cluster, t("apps", "replicasets", "ReplicaSet"), &[
-            obj("apps/v1", "ReplicaSet", "shop", "web-1", Some("web"), "2023-02-01T00:00:00Z", json!({"app":"web"}), json!({})),
-            obj("apps/v1", "ReplicaSet", "shop", "web-2", Some("web"), "2023-03-01T00:00:00Z", json!({"app":"web"}), json!({})),
-        ], 10);
-        h.snapshot(cluster, t("batch", "cronjobs", "CronJob"), &[obj("batch/v1", "CronJob", "shop", "nightly", None, "2022-01-01T00:00:00Z", json!({}), json!({}))], 10);
-        h.snapshot(cluster, t("batch", "jobs", "Job"), &[obj("batch/v1", "Job", "shop", "nightly-1", Some("nightly"), "2024-01-01T00:00:00Z", json!({}), json!({}))], 10);
+        h.snapshot(
+            cluster,
+            t("apps", "deployments", "Deployment"),
+            &[obj(
+                ("apps/v1", "Deployment"),
+                "shop",
+                "web",
+                None,
+                "2023-01-01T00:00:00Z",
+                json!({"app":"web"}),
+                json!({}),
+            )],
+            10,
+        );
+        h.snapshot(
+            cluster,
+            t("apps", "replicasets", "ReplicaSet"),
+            &[
+                obj(
+                    ("apps/v1", "ReplicaSet"),
+                    "shop",
+                    "web-1",
+                    Some("web"),
+                    "2023-02-01T00:00:00Z",
+                    json!({"app":"web"}),
+                    json!({}),
+                ),
+                obj(
+                    ("apps/v1", "ReplicaSet"),
+                    "shop",
+                    "web-2",
+                    Some("web"),
+                    "2023-03-01T00:00:00Z",
+                    json!({"app":"web"}),
+                    json!({}),
+                ),
+            ],
+            10,
+        );
+        h.snapshot(
+            cluster,
+            t("batch", "cronjobs", "CronJob"),
+            &[obj(
+                ("batch/v1", "CronJob"),
+                "shop",
+                "nightly",
+                None,
+                "2022-01-01T00:00:00Z",
+                json!({}),
+                json!({}),
+            )],
+            10,
+        );
+        h.snapshot(
+            cluster,
+            t("batch", "jobs", "Job"),
+            &[obj(
+                ("batch/v1", "Job"),
+                "shop",
+                "nightly-1",
+                Some("nightly"),
+                "2024-01-01T00:00:00Z",
+                json!({}),
+                json!({}),
+            )],
+            10,
+        );
         let pod = |name: &str, owner: &str, created: &str, app: &str, phase: &str, node: &str| {
-            obj("v1", "Pod", "shop", name, Some(owner), created, json!({"app": app, "tier": if app == "web" {"front"} else {"batch"}}),
-                json!({"spec":{"nodeName":node,"hostNetwork":false},"status":{"phase":phase}}))
+            obj(
+                ("v1", "Pod"),
+                "shop",
+                name,
+                Some(owner),
+                created,
+                json!({"app": app, "tier": if app == "web" {"front"} else {"batch"}}),
+                json!({"spec":{"nodeName":node,"hostNetwork":false},"status":{"phase":phase}}),
+            )
         };
-        h.snapshot(cluster, pods_type(), &[
-            pod("web-1-a", "web-1", "2023-02-02T00:00:00Z", "web", "Running", "n1"),
-            pod("web-2-a", "web-2", "2024-06-01T00:00:00Z", "web", "Running", "n2"),
-            pod("web-2-b", "web-2", "2025-06-01T12:00:00Z", "web", "Pending", "n1"),
-            pod("nightly-1-x", "nightly-1", "2024-01-01T00:05:00Z", "nightly", "Succeeded", "n2"),
-            obj("v1", "Pod", "other", "lonely_pod", None, "2021-01-01T00:00:00Z", json!({}), json!({"status":{"phase":"Running"}})),
-        ], 2);
+        h.snapshot(
+            cluster,
+            pods_type(),
+            &[
+                pod(
+                    "web-1-a",
+                    "web-1",
+                    "2023-02-02T00:00:00Z",
+                    "web",
+                    "Running",
+                    "n1",
+                ),
+                pod(
+                    "web-2-a",
+                    "web-2",
+                    "2024-06-01T00:00:00Z",
+                    "web",
+                    "Running",
+                    "n2",
+                ),
+                pod(
+                    "web-2-b",
+                    "web-2",
+                    "2025-06-01T12:00:00Z",
+                    "web",
+                    "Pending",
+                    "n1",
+                ),
+                pod(
+                    "nightly-1-x",
+                    "nightly-1",
+                    "2024-01-01T00:05:00Z",
+                    "nightly",
+                    "Succeeded",
+                    "n2",
+                ),
+                obj(
+                    ("v1", "Pod"),
+                    "other",
+                    "lonely_pod",
+                    None,
+                    "2021-01-01T00:00:00Z",
+                    json!({}),
+                    json!({"status":{"phase":"Running"}}),
+                ),
+            ],
+            2,
+        );
     }
     h
 }
@@ -54,7 +170,12 @@ const EAST_PODS: &str = "/apis/clusterpedia.io/v1beta1/resources/clusters/east/a
 fn pod_names(h: &Harness, url: &str) -> Vec<String> {
     let (s, l) = h.get(url);
     assert_eq!(s, 200, "{url}: {l}");
-    l["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_owned()).collect()
+    l["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn status(h: &Harness, url: &str) -> u16 {
@@ -64,26 +185,100 @@ fn status(h: &Harness, url: &str) -> u16 {
 #[test]
 fn label_selectors_follow_kubernetes_semantics() {
     let h = fixture();
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?labelSelector=app%3Dweb")), ["web-1-a", "web-2-a", "web-2-b"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?labelSelector=app%3D%3Dweb,tier%3Dfront")), ["web-1-a", "web-2-a", "web-2-b"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?labelSelector=app!%3Dweb")), ["lonely_pod", "nightly-1-x"], "!= matches missing labels");
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?labelSelector=app%20in%20(nightly,none)")), ["nightly-1-x"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?labelSelector=app%20notin%20(web)")), ["lonely_pod", "nightly-1-x"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?labelSelector=tier")).len(), 4);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?labelSelector=!tier")), ["lonely_pod"]);
-    assert_eq!(status(&h, &format!("{EAST_PODS}?labelSelector=app%20in%20(a")), 400);
+    assert_eq!(
+        pod_names(&h, &format!("{EAST_PODS}?labelSelector=app%3Dweb")),
+        ["web-1-a", "web-2-a", "web-2-b"]
+    );
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?labelSelector=app%3D%3Dweb,tier%3Dfront")
+        ),
+        ["web-1-a", "web-2-a", "web-2-b"]
+    );
+    assert_eq!(
+        pod_names(&h, &format!("{EAST_PODS}?labelSelector=app!%3Dweb")),
+        ["lonely_pod", "nightly-1-x"],
+        "!= matches missing labels"
+    );
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?labelSelector=app%20in%20(nightly,none)")
+        ),
+        ["nightly-1-x"]
+    );
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?labelSelector=app%20notin%20(web)")
+        ),
+        ["lonely_pod", "nightly-1-x"]
+    );
+    assert_eq!(
+        pod_names(&h, &format!("{EAST_PODS}?labelSelector=tier")).len(),
+        4
+    );
+    assert_eq!(
+        pod_names(&h, &format!("{EAST_PODS}?labelSelector=!tier")),
+        ["lonely_pod"]
+    );
+    assert_eq!(
+        status(&h, &format!("{EAST_PODS}?labelSelector=app%20in%20(a")),
+        400
+    );
 }
 
 #[test]
 fn field_selectors_on_columns_and_json_paths() {
     let h = fixture();
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?fieldSelector=status.phase%3DRunning")), ["lonely_pod", "web-1-a", "web-2-a"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?fieldSelector=spec.nodeName%3Dn1,status.phase!%3DPending")), ["web-1-a"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?fieldSelector=status.phase%20in%20(Pending,Succeeded)")), ["nightly-1-x", "web-2-b"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?fieldSelector=metadata.namespace%3Dother")), ["lonely_pod"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?fieldSelector=metadata.name%20notin%20(web-1-a,web-2-a,web-2-b)")), ["lonely_pod", "nightly-1-x"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?fieldSelector=spec.hostNetwork%3Dfalse")).len(), 4);
-    assert_eq!(status(&h, &format!("{EAST_PODS}?fieldSelector=status.phase")), 400);
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?fieldSelector=status.phase%3DRunning")
+        ),
+        ["lonely_pod", "web-1-a", "web-2-a"]
+    );
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?fieldSelector=spec.nodeName%3Dn1,status.phase!%3DPending")
+        ),
+        ["web-1-a"]
+    );
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?fieldSelector=status.phase%20in%20(Pending,Succeeded)")
+        ),
+        ["nightly-1-x", "web-2-b"]
+    );
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?fieldSelector=metadata.namespace%3Dother")
+        ),
+        ["lonely_pod"]
+    );
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?fieldSelector=metadata.name%20notin%20(web-1-a,web-2-a,web-2-b)")
+        ),
+        ["lonely_pod", "nightly-1-x"]
+    );
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?fieldSelector=spec.hostNetwork%3Dfalse")
+        )
+        .len(),
+        4
+    );
+    assert_eq!(
+        status(&h, &format!("{EAST_PODS}?fieldSelector=status.phase")),
+        400
+    );
 }
 
 #[test]
@@ -91,34 +286,108 @@ fn owner_queries_walk_the_chain_in_one_cluster() {
     let h = fixture();
     let names = |q: &str| pod_names(&h, &format!("{EAST_PODS}?{q}"));
     assert_eq!(names("ownerUID=uid-web-2"), ["web-2-a", "web-2-b"]);
-    assert_eq!(names("ownerName=web&ownerSeniority=1"), ["web-1-a", "web-2-a", "web-2-b"]);
-    assert_eq!(names("ownerName=web&ownerGR=deployments.apps&ownerSeniority=1"), ["web-1-a", "web-2-a", "web-2-b"]);
-    assert_eq!(names("ownerName=web&ownerGR=cronjobs.batch&ownerSeniority=1"), Vec::<String>::new());
+    assert_eq!(
+        names("ownerName=web&ownerSeniority=1"),
+        ["web-1-a", "web-2-a", "web-2-b"]
+    );
+    assert_eq!(
+        names("ownerName=web&ownerGR=deployments.apps&ownerSeniority=1"),
+        ["web-1-a", "web-2-a", "web-2-b"]
+    );
+    assert_eq!(
+        names("ownerName=web&ownerGR=cronjobs.batch&ownerSeniority=1"),
+        Vec::<String>::new()
+    );
     assert_eq!(names("ownerName=nightly&ownerSeniority=1"), ["nightly-1-x"]);
-    assert_eq!(names("ownerName=nightly"), Vec::<String>::new(), "seniority 0: pods are not direct children of a CronJob");
+    assert_eq!(
+        names("ownerName=nightly"),
+        Vec::<String>::new(),
+        "seniority 0: pods are not direct children of a CronJob"
+    );
     let (_, rs) = h.get("/apis/clusterpedia.io/v1beta1/resources/clusters/west/apis/apps/v1/replicasets?ownerName=web");
     assert_eq!(rs["items"].as_array().unwrap().len(), 2);
-    assert_eq!(pod_names(&h, &format!("{PODS}?clusters=west&ownerUID=uid-web-1")), ["web-1-a"]);
-    assert_eq!(status(&h, &format!("{PODS}?ownerUID=uid-web-1")), 400, "needs one cluster");
-    assert_eq!(status(&h, &format!("{PODS}?clusters=east,west&ownerUID=uid-web-1")), 400);
+    assert_eq!(
+        pod_names(&h, &format!("{PODS}?clusters=west&ownerUID=uid-web-1")),
+        ["web-1-a"]
+    );
+    assert_eq!(
+        status(&h, &format!("{PODS}?ownerUID=uid-web-1")),
+        400,
+        "needs one cluster"
+    );
+    assert_eq!(
+        status(&h, &format!("{PODS}?clusters=east,west&ownerUID=uid-web-1")),
+        400
+    );
 }
 
 #[test]
 fn time_bounds_order_and_fuzzy_names() {
     let h = fixture();
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?since=2024-01-01&before=2025-01-01")), ["nightly-1-x", "web-2-a"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?since=1717200000")), ["web-2-a", "web-2-b"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?before=2023-02-02T00:00:01Z")), ["lonely_pod", "web-1-a"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?orderby=created_at%20desc&limit=2")), ["web-2-b", "web-2-a"]);
-    let (_, l) = h.get(&format!("{PODS}?orderby=namespace%20desc,name%20desc,cluster"));
-    let got: Vec<String> = l["items"].as_array().unwrap().iter().map(|i| format!("{}/{}", i["metadata"]["namespace"].as_str().unwrap(), i["metadata"]["name"].as_str().unwrap())).collect();
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?since=2024-01-01&before=2025-01-01")
+        ),
+        ["nightly-1-x", "web-2-a"]
+    );
+    assert_eq!(
+        pod_names(&h, &format!("{EAST_PODS}?since=1717200000")),
+        ["web-2-a", "web-2-b"]
+    );
+    assert_eq!(
+        pod_names(&h, &format!("{EAST_PODS}?before=2023-02-02T00:00:01Z")),
+        ["lonely_pod", "web-1-a"]
+    );
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?orderby=created_at%20desc&limit=2")
+        ),
+        ["web-2-b", "web-2-a"]
+    );
+    let (_, l) = h.get(&format!(
+        "{PODS}?orderby=namespace%20desc,name%20desc,cluster"
+    ));
+    let got: Vec<String> = l["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            format!(
+                "{}/{}",
+                i["metadata"]["namespace"].as_str().unwrap(),
+                i["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
     let mut expected = got.clone();
     expected.sort_by(|a, b| b.cmp(a));
     assert_eq!(got, expected);
     assert_eq!(got.len(), 10);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?internalstorage.clusterpedia.io%2Ffuzzy-name=2-")), ["web-2-a", "web-2-b"]);
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?internalstorage.clusterpedia.io%2Ffuzzy-name=y_p")), ["lonely_pod"], "_ is literal");
-    assert_eq!(pod_names(&h, &format!("{EAST_PODS}?internalstorage.clusterpedia.io%2Ffuzzy-name=%25")), Vec::<String>::new(), "% is literal");
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?internalstorage.clusterpedia.io%2Ffuzzy-name=2-")
+        ),
+        ["web-2-a", "web-2-b"]
+    );
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?internalstorage.clusterpedia.io%2Ffuzzy-name=y_p")
+        ),
+        ["lonely_pod"],
+        "_ is literal"
+    );
+    assert_eq!(
+        pod_names(
+            &h,
+            &format!("{EAST_PODS}?internalstorage.clusterpedia.io%2Ffuzzy-name=%25")
+        ),
+        Vec::<String>::new(),
+        "% is literal"
+    );
 }
 
 #[test]
@@ -128,8 +397,16 @@ fn custom_order_pages_completely() {
     let mut seen = Vec::new();
     let mut token = String::new();
     loop {
-        let (_, page) = h.get(&format!("{PODS}?orderby=created_at%20desc&limit=3&continue={token}"));
-        seen.extend(page["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_owned()));
+        let (_, page) = h.get(&format!(
+            "{PODS}?orderby=created_at%20desc&limit=3&continue={token}"
+        ));
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned()),
+        );
         match page["metadata"]["continue"].as_str() {
             Some(t) => token = t.to_owned(),
             None => break,
@@ -146,7 +423,10 @@ fn only_metadata_and_search_terms() {
     assert_eq!(l["kind"], "PartialObjectMetadataList");
     let item = &l["items"][0];
     assert_eq!(item["kind"], "Pod");
-    assert_eq!(item["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"], "east");
+    assert_eq!(
+        item["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"],
+        "east"
+    );
     assert!(item.get("spec").is_none() && item.get("status").is_none());
     let names = pod_names(&h, &format!("{PODS}?labelSelector=search.clusterpedia.io%2Fclusters%3Dwest,search.clusterpedia.io%2Fowner-name%3Dweb,search.clusterpedia.io%2Fowner-seniority%3D1"));
     assert_eq!(names, ["web-1-a", "web-2-a", "web-2-b"]);
@@ -162,24 +442,50 @@ fn containers_are_derived_from_pods() {
     let q = json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web-0","namespace":"shop","uid":"pod-2","labels":{"app":"web"}},
         "spec":{"containers":[{"name":"api","image":"nginx:1.25"}]},"status":{"phase":"Pending"}});
     h.snapshot("c1", pods_type(), &[p, q], 10);
-    let base = "/apis/clusterpedia.io/v1beta1/resources/clusters/c1/api/v1/namespaces/shop/containers";
+    let base =
+        "/apis/clusterpedia.io/v1beta1/resources/clusters/c1/api/v1/namespaces/shop/containers";
     let (s, l) = h.get(base);
     assert_eq!(s, 200, "{l}");
     assert_eq!(l["kind"], "ContainerList");
     let items = l["items"].as_array().unwrap();
-    let names: Vec<&str> = items.iter().map(|i| i["metadata"]["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["migrate", "api", "sidecar", "api"], "init containers first, pods in name order");
+    let names: Vec<&str> = items
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["migrate", "api", "sidecar", "api"],
+        "init containers first, pods in name order"
+    );
     let api = &items[1];
     assert_eq!(api["kind"], "Container");
     assert_eq!(api["spec"]["image"], "api:1");
     assert_eq!(api["status"]["restartCount"], 2);
     assert_eq!(api["metadata"]["ownerReferences"][0]["name"], "api-0");
-    assert_eq!(api["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"], "c1");
-    assert_eq!(items[0]["status"]["state"]["terminated"]["reason"], "Completed");
-    assert!(items[3]["status"].is_null(), "a pending pod has no status for its container");
+    assert_eq!(
+        api["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"],
+        "c1"
+    );
+    assert_eq!(
+        items[0]["status"]["state"]["terminated"]["reason"],
+        "Completed"
+    );
+    assert!(
+        items[3]["status"].is_null(),
+        "a pending pod has no status for its container"
+    );
     // containers/{name}: every container of that name.
     let (_, by_name) = h.get(&format!("{base}/api"));
-    let owners: Vec<&str> = by_name["items"].as_array().unwrap().iter().map(|i| i["metadata"]["ownerReferences"][0]["name"].as_str().unwrap()).collect();
+    let owners: Vec<&str> = by_name["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            i["metadata"]["ownerReferences"][0]["name"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
     assert_eq!(owners, ["api-0", "web-0"]);
     // Selectors apply to the pods, and paging works on containers.
     let (_, sel) = h.get(&format!("{base}?labelSelector=app%3Dweb"));
@@ -188,7 +494,10 @@ fn containers_are_derived_from_pods() {
     assert_eq!(page["items"].as_array().unwrap().len(), 3);
     let token = page["metadata"]["continue"].as_str().unwrap();
     let (_, rest) = h.get(&format!("{base}?limit=3&continue={token}"));
-    assert_eq!(rest["items"][0]["metadata"]["ownerReferences"][0]["name"], "web-0");
+    assert_eq!(
+        rest["items"][0]["metadata"]["ownerReferences"][0]["name"],
+        "web-0"
+    );
     assert!(rest["metadata"].get("continue").is_none());
 }
 
@@ -196,7 +505,20 @@ fn containers_are_derived_from_pods() {
 fn collections_list_several_types() {
     let h = fixture();
     let ds = json!([{"group":"apps","version":"v1","resource":"daemonsets","kind":"DaemonSet","namespaced":true}]);
-    h.snapshot("east", ds, &[obj("apps/v1", "DaemonSet", "kube-system", "agent", None, "2023-01-01T00:00:00Z", json!({}), json!({}))], 10);
+    h.snapshot(
+        "east",
+        ds,
+        &[obj(
+            ("apps/v1", "DaemonSet"),
+            "kube-system",
+            "agent",
+            None,
+            "2023-01-01T00:00:00Z",
+            json!({}),
+            json!({}),
+        )],
+        10,
+    );
     let (s, l) = h.get("/apis/clusterpedia.io/v1beta1/collectionresources");
     assert_eq!(s, 200);
     assert_eq!(l["kind"], "CollectionResourceList");
@@ -206,17 +528,41 @@ fn collections_list_several_types() {
     assert_eq!(w["kind"], "CollectionResource");
     assert_eq!(w["metadata"]["name"], "workloads");
     assert_eq!(w["resourceTypes"].as_array().unwrap().len(), 3);
-    let kinds: Vec<&str> = w["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["DaemonSet", "Deployment", "Deployment"], "east/kube-system/agent, east/shop/web, west/shop/web");
-    let (_, page) = h.get("/apis/clusterpedia.io/v1beta1/collectionresources/workloads?onlyMetadata=true&limit=1");
+    let kinds: Vec<&str> = w["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["DaemonSet", "Deployment", "Deployment"],
+        "east/kube-system/agent, east/shop/web, west/shop/web"
+    );
+    let (_, page) = h.get(
+        "/apis/clusterpedia.io/v1beta1/collectionresources/workloads?onlyMetadata=true&limit=1",
+    );
     assert_eq!(page["items"].as_array().unwrap().len(), 1);
     assert!(page["items"][0].get("spec").is_none());
     assert!(page["metadata"]["continue"].is_string());
     let (_, any) = h.get("/apis/clusterpedia.io/v1beta1/collectionresources/any?groups=batch&resources=pods&clusters=west");
-    let mut kinds: Vec<&str> = any["items"].as_array().unwrap().iter().map(|i| i["kind"].as_str().unwrap()).collect();
+    let mut kinds: Vec<&str> = any["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["kind"].as_str().unwrap())
+        .collect();
     kinds.sort();
     kinds.dedup();
     assert_eq!(kinds, ["CronJob", "Job", "Pod"]);
-    assert_eq!(h.get("/apis/clusterpedia.io/v1beta1/collectionresources/any").0, 400);
-    assert_eq!(h.get("/apis/clusterpedia.io/v1beta1/collectionresources/nope").0, 404);
+    assert_eq!(
+        h.get("/apis/clusterpedia.io/v1beta1/collectionresources/any")
+            .0,
+        400
+    );
+    assert_eq!(
+        h.get("/apis/clusterpedia.io/v1beta1/collectionresources/nope")
+            .0,
+        404
+    );
 }

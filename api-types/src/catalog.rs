@@ -91,21 +91,129 @@ macro_rules! info {
 /// Every resource type with first-class support (the seed's list plus common neighbours).
 pub const BUILTIN: &[ResourceInfo] = &[
     info!("", "v1", "pods", "pod", "Pod", true, ["po"], ALL),
-    info!("", "v1", "services", "service", "Service", true, ["svc"], ALL),
-    info!("", "v1", "configmaps", "configmap", "ConfigMap", true, ["cm"], &[]),
+    info!(
+        "",
+        "v1",
+        "services",
+        "service",
+        "Service",
+        true,
+        ["svc"],
+        ALL
+    ),
+    info!(
+        "",
+        "v1",
+        "configmaps",
+        "configmap",
+        "ConfigMap",
+        true,
+        ["cm"],
+        &[]
+    ),
     info!("", "v1", "secrets", "secret", "Secret", true, [], &[]),
-    info!("", "v1", "namespaces", "namespace", "Namespace", false, ["ns"], &[]),
+    info!(
+        "",
+        "v1",
+        "namespaces",
+        "namespace",
+        "Namespace",
+        false,
+        ["ns"],
+        &[]
+    ),
     info!("", "v1", "nodes", "node", "Node", false, ["no"], &[]),
-    info!("", "v1", "serviceaccounts", "serviceaccount", "ServiceAccount", true, ["sa"], &[]),
-    info!("", "v1", "persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", true, ["pvc"], &[]),
-    info!("", "v1", "persistentvolumes", "persistentvolume", "PersistentVolume", false, ["pv"], &[]),
-    info!("apps", "v1", "deployments", "deployment", "Deployment", true, ["deploy"], ALL),
-    info!("apps", "v1", "replicasets", "replicaset", "ReplicaSet", true, ["rs"], ALL),
-    info!("apps", "v1", "statefulsets", "statefulset", "StatefulSet", true, ["sts"], ALL),
-    info!("apps", "v1", "daemonsets", "daemonset", "DaemonSet", true, ["ds"], ALL),
-    info!("batch", "v1", "cronjobs", "cronjob", "CronJob", true, ["cj"], ALL),
+    info!(
+        "",
+        "v1",
+        "serviceaccounts",
+        "serviceaccount",
+        "ServiceAccount",
+        true,
+        ["sa"],
+        &[]
+    ),
+    info!(
+        "",
+        "v1",
+        "persistentvolumeclaims",
+        "persistentvolumeclaim",
+        "PersistentVolumeClaim",
+        true,
+        ["pvc"],
+        &[]
+    ),
+    info!(
+        "",
+        "v1",
+        "persistentvolumes",
+        "persistentvolume",
+        "PersistentVolume",
+        false,
+        ["pv"],
+        &[]
+    ),
+    info!(
+        "apps",
+        "v1",
+        "deployments",
+        "deployment",
+        "Deployment",
+        true,
+        ["deploy"],
+        ALL
+    ),
+    info!(
+        "apps",
+        "v1",
+        "replicasets",
+        "replicaset",
+        "ReplicaSet",
+        true,
+        ["rs"],
+        ALL
+    ),
+    info!(
+        "apps",
+        "v1",
+        "statefulsets",
+        "statefulset",
+        "StatefulSet",
+        true,
+        ["sts"],
+        ALL
+    ),
+    info!(
+        "apps",
+        "v1",
+        "daemonsets",
+        "daemonset",
+        "DaemonSet",
+        true,
+        ["ds"],
+        ALL
+    ),
+    info!(
+        "batch",
+        "v1",
+        "cronjobs",
+        "cronjob",
+        "CronJob",
+        true,
+        ["cj"],
+        ALL
+    ),
     info!("batch", "v1", "jobs", "job", "Job", true, [], ALL),
-    info!("networking.k8s.io", "v1", "ingresses", "ingress", "Ingress", true, ["ing"], &[]),
+    info!(
+        "networking.k8s.io",
+        "v1",
+        "ingresses",
+        "ingress",
+        "Ingress",
+        true,
+        ["ing"],
+        &[]
+    ),
 ];
 
 /// The catalog entry for a group and plural resource name.
@@ -131,7 +239,11 @@ pub fn guess_resource(kind: &str) -> String {
     if lower.is_empty() {
         return lower;
     }
-    if lower.ends_with('s') || lower.ends_with("ch") || lower.ends_with("sh") || lower.ends_with('x') {
+    if lower.ends_with('s')
+        || lower.ends_with("ch")
+        || lower.ends_with("sh")
+        || lower.ends_with('x')
+    {
         return format!("{lower}es");
     }
     if let Some(stem) = lower.strip_suffix('y') {
@@ -157,7 +269,10 @@ mod tests {
     #[test]
     fn object_types_use_the_catalog_first() {
         let t = ResourceType::for_object("apps/v1", "Deployment", true);
-        assert_eq!((t.group.as_str(), t.resource.as_str()), ("apps", "deployments"));
+        assert_eq!(
+            (t.group.as_str(), t.resource.as_str()),
+            ("apps", "deployments")
+        );
         let n = ResourceType::for_object("v1", "Node", false);
         assert!(!n.namespaced);
         assert_eq!(n.api_version(), "v1");
@@ -170,7 +285,11 @@ mod tests {
     fn catalog_has_unique_entries() {
         for (i, a) in BUILTIN.iter().enumerate() {
             for b in &BUILTIN[i + 1..] {
-                assert!(!(a.group == b.group && a.resource == b.resource), "{}", a.resource);
+                assert!(
+                    !(a.group == b.group && a.resource == b.resource),
+                    "{}",
+                    a.resource
+                );
             }
         }
     }

@@ -63,7 +63,16 @@ mod tests {
         for ok in ["a", "prod-eu-1", "cluster.example.com", "0x"] {
             assert!(ClusterName::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-a", "a-", "Prod", "a_b", "a/b", "a b", &"x".repeat(254)] {
+        for bad in [
+            "",
+            "-a",
+            "a-",
+            "Prod",
+            "a_b",
+            "a/b",
+            "a b",
+            &"x".repeat(254),
+        ] {
             assert!(ClusterName::parse(bad).is_err(), "{bad}");
         }
     }

@@ -8,8 +8,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::{transaction, SqlValue, Store};
 use edgepedia_api::catalog;
 use edgepedia_api::ingest::{
-    BeginSnapshot, Chunk, ChunkAccepted, CommitResult, EventType, EventsApplied, SnapshotSession, TypeCount,
-    WatchEvents, SESSION_TTL_SECONDS,
+    BeginSnapshot, Chunk, ChunkAccepted, CommitResult, EventType, EventsApplied, SnapshotSession,
+    TypeCount, WatchEvents, SESSION_TTL_SECONDS,
 };
 use edgepedia_api::{ClusterName, ResourceType};
 use object::{normalize, StoredObject};
@@ -23,9 +23,16 @@ fn parse_body<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
 }
 
 fn check_resource_type(t: &ResourceType) -> Result<(), String> {
-    let label = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    let label = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.')
+    };
     if !label(&t.resource) {
-        return Err(format!("resource {:?} is not a lowercase plural name", t.resource));
+        return Err(format!(
+            "resource {:?} is not a lowercase plural name",
+            t.resource
+        ));
     }
     if !(t.group.is_empty() || label(&t.group)) || !label(&t.version) {
         return Err(format!("group/version {:?} is invalid", t.api_version()));
@@ -40,7 +47,11 @@ fn check_resource_type(t: &ResourceType) -> Result<(), String> {
                 t.resource,
                 t.group,
                 info.kind,
-                if info.namespaced { "namespaced" } else { "cluster-scoped" },
+                if info.namespaced {
+                    "namespaced"
+                } else {
+                    "cluster-scoped"
+                },
                 t.kind
             ));
         }
@@ -48,13 +59,21 @@ fn check_resource_type(t: &ResourceType) -> Result<(), String> {
     Ok(())
 }
 
-pub fn begin(store: &dyn Store, cluster: &ClusterName, body: &[u8], now: i64) -> ApiResult<SnapshotSession> {
+pub fn begin(
+    store: &dyn Store,
+    cluster: &ClusterName,
+    body: &[u8],
+    now: i64,
+) -> ApiResult<SnapshotSession> {
     let begin: BeginSnapshot = parse_body(body)?;
     if begin.resource_types.is_empty() {
-        return Err(ApiError::invalid("resourceTypes: at least one resource type is required"));
+        return Err(ApiError::invalid(
+            "resourceTypes: at least one resource type is required",
+        ));
     }
     for (i, t) in begin.resource_types.iter().enumerate() {
-        check_resource_type(t).map_err(|e| ApiError::invalid(format!("resourceTypes[{i}]: {e}")))?;
+        check_resource_type(t)
+            .map_err(|e| ApiError::invalid(format!("resourceTypes[{i}]: {e}")))?;
     }
     let types = serde_json::to_string(&begin.resource_types).map_err(|_| ApiError::internal())?;
     let expires_at = now + SESSION_TTL_SECONDS;
@@ -64,7 +83,10 @@ pub fn begin(store: &dyn Store, cluster: &ClusterName, body: &[u8], now: i64) ->
             "DELETE FROM snapshot_objects WHERE session IN (SELECT id FROM snapshot_sessions WHERE expires_at < ?)",
             &[now.into()],
         )?;
-        tx.execute("DELETE FROM snapshot_sessions WHERE expires_at < ?", &[now.into()])?;
+        tx.execute(
+            "DELETE FROM snapshot_sessions WHERE expires_at < ?",
+            &[now.into()],
+        )?;
         let id = tx
             .query("SELECT lower(hex(randomblob(16)))", &[])?
             .into_iter()
@@ -82,7 +104,10 @@ pub fn begin(store: &dyn Store, cluster: &ClusterName, body: &[u8], now: i64) ->
                 expires_at.into(),
             ],
         )?;
-        Ok(SnapshotSession { session: id, expires_at })
+        Ok(SnapshotSession {
+            session: id,
+            expires_at,
+        })
     })
 }
 
@@ -92,17 +117,26 @@ struct Session {
 }
 
 /// The open session `id` of `cluster`: 404 if unknown, 410 once expired.
-fn load_session(store: &dyn Store, cluster: &ClusterName, id: &str, now: i64) -> ApiResult<Session> {
+fn load_session(
+    store: &dyn Store,
+    cluster: &ClusterName,
+    id: &str,
+    now: i64,
+) -> ApiResult<Session> {
     let rows = store.query(
         "SELECT resource_types, agent_version, expires_at FROM snapshot_sessions WHERE id = ? AND cluster = ?",
         &[id.into(), cluster.as_str().into()],
     )?;
-    let row = rows
-        .into_iter()
-        .next()
-        .ok_or_else(|| ApiError::not_found(format!("snapshot session {id:?} not found for cluster {cluster}")))?;
+    let row = rows.into_iter().next().ok_or_else(|| {
+        ApiError::not_found(format!(
+            "snapshot session {id:?} not found for cluster {cluster}"
+        ))
+    })?;
     let mut cells = row.into_iter();
-    let types = cells.next().and_then(SqlValue::into_string).unwrap_or_default();
+    let types = cells
+        .next()
+        .and_then(SqlValue::into_string)
+        .unwrap_or_default();
     let agent_version = cells.next().and_then(SqlValue::into_string);
     let expires_at = cells.next().and_then(|v| v.as_i64()).unwrap_or(0);
     if expires_at < now {
@@ -111,10 +145,19 @@ fn load_session(store: &dyn Store, cluster: &ClusterName, id: &str, now: i64) ->
         )));
     }
     let types = serde_json::from_str(&types).map_err(|_| ApiError::internal())?;
-    Ok(Session { types, agent_version })
+    Ok(Session {
+        types,
+        agent_version,
+    })
 }
 
-pub fn chunk(store: &dyn Store, cluster: &ClusterName, id: &str, body: &[u8], now: i64) -> ApiResult<ChunkAccepted> {
+pub fn chunk(
+    store: &dyn Store,
+    cluster: &ClusterName,
+    id: &str,
+    body: &[u8],
+    now: i64,
+) -> ApiResult<ChunkAccepted> {
     let session = load_session(store, cluster, id, now)?;
     let chunk: Chunk = parse_body(body)?;
     let objects = chunk
@@ -129,7 +172,11 @@ pub fn chunk(store: &dyn Store, cluster: &ClusterName, id: &str, body: &[u8], no
                     .iter()
                     .find(|t| t.group == group && t.version == version && t.kind == kind)
                     .cloned()
-                    .ok_or_else(|| format!("{api_version} {kind} is not a resource type of this snapshot session"))
+                    .ok_or_else(|| {
+                        format!(
+                            "{api_version} {kind} is not a resource type of this snapshot session"
+                        )
+                    })
             })
             .map_err(|e| ApiError::invalid(format!("items[{i}]: {e}")))
         })
@@ -142,8 +189,15 @@ pub fn chunk(store: &dyn Store, cluster: &ClusterName, id: &str, body: &[u8], no
             "UPDATE snapshot_sessions SET expires_at = ? WHERE id = ?",
             &[(now + SESSION_TTL_SECONDS).into(), id.into()],
         )?;
-        let staged = count(tx, "SELECT count(*) FROM snapshot_objects WHERE session = ?", &[id.into()])?;
-        Ok(ChunkAccepted { accepted: objects.len() as u64, staged })
+        let staged = count(
+            tx,
+            "SELECT count(*) FROM snapshot_objects WHERE session = ?",
+            &[id.into()],
+        )?;
+        Ok(ChunkAccepted {
+            accepted: objects.len() as u64,
+            staged,
+        })
     })
 }
 
@@ -185,13 +239,25 @@ fn count(store: &dyn Store, sql: &str, params: &[SqlValue]) -> ApiResult<u64> {
         .unwrap_or(0) as u64)
 }
 
-pub fn commit(store: &dyn Store, cluster: &ClusterName, id: &str, now: i64) -> ApiResult<CommitResult> {
+pub fn commit(
+    store: &dyn Store,
+    cluster: &ClusterName,
+    id: &str,
+    now: i64,
+) -> ApiResult<CommitResult> {
     transaction(store, |tx| {
         let session = load_session(tx, cluster, id, now)?;
         let mut replaced = Vec::new();
         for t in &session.types {
-            let key: [SqlValue; 3] = [cluster.as_str().into(), t.group.as_str().into(), t.resource.as_str().into()];
-            tx.execute("DELETE FROM objects WHERE cluster = ? AND api_group = ? AND resource = ?", &key)?;
+            let key: [SqlValue; 3] = [
+                cluster.as_str().into(),
+                t.group.as_str().into(),
+                t.resource.as_str().into(),
+            ];
+            tx.execute(
+                "DELETE FROM objects WHERE cluster = ? AND api_group = ? AND resource = ?",
+                &key,
+            )?;
             tx.execute(
                 "INSERT INTO objects (api_group, version, resource, kind, cluster, namespace, name, uid, owner_uid, \
                  resource_version, created_at, synced_at, object) \
@@ -206,9 +272,15 @@ pub fn commit(store: &dyn Store, cluster: &ClusterName, id: &str, now: i64) -> A
                 ],
             )?;
             let n = record_type(tx, cluster, t, now)?;
-            replaced.push(TypeCount { resource_type: t.clone(), count: n });
+            replaced.push(TypeCount {
+                resource_type: t.clone(),
+                count: n,
+            });
         }
-        tx.execute("DELETE FROM snapshot_objects WHERE session = ?", &[id.into()])?;
+        tx.execute(
+            "DELETE FROM snapshot_objects WHERE session = ?",
+            &[id.into()],
+        )?;
         tx.execute("DELETE FROM snapshot_sessions WHERE id = ?", &[id.into()])?;
         record_cluster(tx, cluster, session.agent_version.as_deref(), now)?;
         Ok(CommitResult { replaced })
@@ -218,18 +290,30 @@ pub fn commit(store: &dyn Store, cluster: &ClusterName, id: &str, now: i64) -> A
 pub fn abort(store: &dyn Store, cluster: &ClusterName, id: &str, now: i64) -> ApiResult<()> {
     transaction(store, |tx| {
         load_session(tx, cluster, id, now)?;
-        tx.execute("DELETE FROM snapshot_objects WHERE session = ?", &[id.into()])?;
+        tx.execute(
+            "DELETE FROM snapshot_objects WHERE session = ?",
+            &[id.into()],
+        )?;
         tx.execute("DELETE FROM snapshot_sessions WHERE id = ?", &[id.into()])?;
         Ok(())
     })
 }
 
 /// Refreshes the per-cluster type record (discovery and sync status) and returns its count.
-fn record_type(tx: &dyn Store, cluster: &ClusterName, t: &ResourceType, now: i64) -> ApiResult<u64> {
+fn record_type(
+    tx: &dyn Store,
+    cluster: &ClusterName,
+    t: &ResourceType,
+    now: i64,
+) -> ApiResult<u64> {
     let n = count(
         tx,
         "SELECT count(*) FROM objects WHERE cluster = ? AND api_group = ? AND resource = ?",
-        &[cluster.as_str().into(), t.group.as_str().into(), t.resource.as_str().into()],
+        &[
+            cluster.as_str().into(),
+            t.group.as_str().into(),
+            t.resource.as_str().into(),
+        ],
     )?;
     tx.execute(
         "INSERT INTO resource_types (cluster, api_group, version, resource, kind, namespaced, object_count, synced_at) \
@@ -250,7 +334,12 @@ fn record_type(tx: &dyn Store, cluster: &ClusterName, t: &ResourceType, now: i64
     Ok(n)
 }
 
-fn record_cluster(tx: &dyn Store, cluster: &ClusterName, agent_version: Option<&str>, now: i64) -> ApiResult<()> {
+fn record_cluster(
+    tx: &dyn Store,
+    cluster: &ClusterName,
+    agent_version: Option<&str>,
+    now: i64,
+) -> ApiResult<()> {
     tx.execute(
         "INSERT INTO clusters (name, agent_version, first_seen_at, last_sync_at) VALUES (?, ?, ?, ?) \
          ON CONFLICT (name) DO UPDATE SET last_sync_at = excluded.last_sync_at, \
@@ -262,7 +351,12 @@ fn record_cluster(tx: &dyn Store, cluster: &ClusterName, agent_version: Option<&
 
 /// Applies watch events in one transaction. Replays are harmless: an event whose object is
 /// not newer than the stored one (same uid, resourceVersion not greater) is skipped.
-pub fn events(store: &dyn Store, cluster: &ClusterName, body: &[u8], now: i64) -> ApiResult<EventsApplied> {
+pub fn events(
+    store: &dyn Store,
+    cluster: &ClusterName,
+    body: &[u8],
+    now: i64,
+) -> ApiResult<EventsApplied> {
     let batch: WatchEvents = parse_body(body)?;
     let parsed = batch
         .events
@@ -272,9 +366,15 @@ pub fn events(store: &dyn Store, cluster: &ClusterName, body: &[u8], now: i64) -
             normalize(event.object.get(), cluster, |api_version, kind, has_ns| {
                 let t = ResourceType::for_object(api_version, kind, has_ns);
                 if catalog::lookup_kind(&t.group, kind).is_some() && t.resource != event.resource {
-                    return Err(format!("resource {:?} does not match kind {kind}", event.resource));
+                    return Err(format!(
+                        "resource {:?} does not match kind {kind}",
+                        event.resource
+                    ));
                 }
-                let t = ResourceType { resource: event.resource.clone(), ..t };
+                let t = ResourceType {
+                    resource: event.resource.clone(),
+                    ..t
+                };
                 check_resource_type(&t)?;
                 Ok(t)
             })
@@ -301,7 +401,10 @@ pub fn events(store: &dyn Store, cluster: &ClusterName, body: &[u8], now: i64) -
             record_type(tx, cluster, t, now)?;
         }
         record_cluster(tx, cluster, None, now)?;
-        Ok(EventsApplied { applied, skipped: parsed.len() as u64 - applied })
+        Ok(EventsApplied {
+            applied,
+            skipped: parsed.len() as u64 - applied,
+        })
     })
 }
 

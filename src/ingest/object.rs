@@ -36,15 +36,23 @@ pub fn normalize(
         .get_mut("metadata")
         .and_then(Value::as_object_mut)
         .ok_or("metadata is required and must be an object")?;
-    let name = required_str(metadata, "name").map_err(|e| format!("metadata.{e}"))?.to_owned();
-    let uid = required_str(metadata, "uid").map_err(|e| format!("metadata.{e}"))?.to_owned();
+    let name = required_str(metadata, "name")
+        .map_err(|e| format!("metadata.{e}"))?
+        .to_owned();
+    let uid = required_str(metadata, "uid")
+        .map_err(|e| format!("metadata.{e}"))?
+        .to_owned();
     let namespace = optional_str(metadata, "namespace")?.unwrap_or_default();
     let resource_type = type_of(&api_version, &kind, !namespace.is_empty())?;
     if resource_type.namespaced && namespace.is_empty() {
-        return Err(format!("metadata.namespace is required: {kind} is namespaced"));
+        return Err(format!(
+            "metadata.namespace is required: {kind} is namespaced"
+        ));
     }
     if !resource_type.namespaced && !namespace.is_empty() {
-        return Err(format!("metadata.namespace must be empty: {kind} is cluster-scoped"));
+        return Err(format!(
+            "metadata.namespace must be empty: {kind} is cluster-scoped"
+        ));
     }
     let resource_version = optional_str(metadata, "resourceVersion")?;
     let created_at = optional_str(metadata, "creationTimestamp")?;
@@ -125,7 +133,10 @@ mod tests {
             "resourceVersion":"42","creationTimestamp":"2024-01-02T03:04:05Z","managedFields":[{"manager":"x"}],
             "ownerReferences":[{"uid":"other"},{"uid":"rs-1","controller":true}]},"spec":{}}"#;
         let o = normalize(raw, &cluster(), by_catalog).unwrap();
-        assert_eq!((o.namespace.as_str(), o.name.as_str(), o.uid.as_str()), ("default", "p", "u1"));
+        assert_eq!(
+            (o.namespace.as_str(), o.name.as_str(), o.uid.as_str()),
+            ("default", "p", "u1")
+        );
         assert_eq!(o.owner_uid.as_deref(), Some("rs-1"));
         assert_eq!(o.resource_version.as_deref(), Some("42"));
         assert_eq!(o.resource_type.resource, "pods");
@@ -139,11 +150,26 @@ mod tests {
         let cases = [
             ("[1]", "not a JSON object"),
             (r#"{"kind":"Pod","metadata":{}}"#, "apiVersion is required"),
-            (r#"{"apiVersion":"v1","kind":"Pod","metadata":{"uid":"u","namespace":"d"}}"#, "metadata.name is required"),
-            (r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"d"}}"#, "metadata.uid is required"),
-            (r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","uid":"u"}}"#, "metadata.namespace is required"),
-            (r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n","uid":"u","namespace":"x"}}"#, "must be empty"),
-            (r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","uid":"u","namespace":"d","annotations":[]}}"#, "annotations must be an object"),
+            (
+                r#"{"apiVersion":"v1","kind":"Pod","metadata":{"uid":"u","namespace":"d"}}"#,
+                "metadata.name is required",
+            ),
+            (
+                r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"d"}}"#,
+                "metadata.uid is required",
+            ),
+            (
+                r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","uid":"u"}}"#,
+                "metadata.namespace is required",
+            ),
+            (
+                r#"{"apiVersion":"v1","kind":"Node","metadata":{"name":"n","uid":"u","namespace":"x"}}"#,
+                "must be empty",
+            ),
+            (
+                r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","uid":"u","namespace":"d","annotations":[]}}"#,
+                "annotations must be an object",
+            ),
         ];
         for (raw, expected) in cases {
             let err = normalize(raw, &cluster(), by_catalog).unwrap_err();

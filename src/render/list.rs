@@ -25,7 +25,12 @@ pub struct ListWriter {
 
 impl ListWriter {
     /// `preamble`: extra top-level fields, each followed by a comma.
-    pub fn head(kind: &str, api_version: &str, preamble: &str, metadata: Option<&ListMeta>) -> (Self, Vec<u8>) {
+    pub fn head(
+        kind: &str,
+        api_version: &str,
+        preamble: &str,
+        metadata: Option<&ListMeta>,
+    ) -> (Self, Vec<u8>) {
         let mut out = format!(
             "{{\"kind\":{},\"apiVersion\":{},",
             json_string(kind),
@@ -76,7 +81,11 @@ mod tests {
 
     #[test]
     fn writes_valid_lists_with_metadata_first_or_last() {
-        let meta = ListMeta { name: None, continue_token: Some("t".into()), remaining_item_count: Some(3) };
+        let meta = ListMeta {
+            name: None,
+            continue_token: Some("t".into()),
+            remaining_item_count: Some(3),
+        };
         for upfront in [true, false] {
             let (mut w, mut out) = ListWriter::head("PodList", "v1", "", upfront.then_some(&meta));
             w.item(&mut out, br#"{"a":1}"#);
@@ -90,6 +99,9 @@ mod tests {
         }
         let (w, mut out) = ListWriter::head("PodList", "v1", "", None);
         w.tail(&mut out, &ListMeta::default());
-        assert_eq!(String::from_utf8(out).unwrap(), r#"{"kind":"PodList","apiVersion":"v1","items":[],"metadata":{}}"#);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"kind":"PodList","apiVersion":"v1","items":[],"metadata":{}}"#
+        );
     }
 }

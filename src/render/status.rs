@@ -42,7 +42,8 @@ mod tests {
 
     #[test]
     fn unauthorized_matches_the_seed_exactly() {
-        let body: serde_json::Value = serde_json::from_slice(&status_json(&ApiError::unauthorized())).unwrap();
+        let body: serde_json::Value =
+            serde_json::from_slice(&status_json(&ApiError::unauthorized())).unwrap();
         assert_eq!(
             body,
             json!({"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure",
@@ -53,11 +54,14 @@ mod tests {
     #[test]
     fn not_found_carries_details() {
         let body: serde_json::Value =
-            serde_json::from_slice(&status_json(&ApiError::object_not_found("", "pods", "x"))).unwrap();
+            serde_json::from_slice(&status_json(&ApiError::object_not_found("", "pods", "x")))
+                .unwrap();
         assert_eq!(body["message"], "pods \"x\" not found");
         assert_eq!(body["details"], json!({"name":"x","kind":"pods"}));
-        let apps: serde_json::Value =
-            serde_json::from_slice(&status_json(&ApiError::object_not_found("apps", "deployments", "d"))).unwrap();
+        let apps: serde_json::Value = serde_json::from_slice(&status_json(
+            &ApiError::object_not_found("apps", "deployments", "d"),
+        ))
+        .unwrap();
         assert_eq!(apps["message"], "deployments.apps \"d\" not found");
         assert_eq!(apps["details"]["group"], "apps");
     }

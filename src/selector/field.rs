@@ -10,13 +10,19 @@ pub struct FieldPath(Vec<String>);
 
 impl FieldPath {
     pub fn parse(path: &str) -> Result<Self, String> {
-        let invalid = || format!("invalid field path {path:?}: use dot-separated names, e.g. status.phase, or ['key'] for keys with dots");
+        let invalid = || {
+            format!("invalid field path {path:?}: use dot-separated names, e.g. status.phase, or ['key'] for keys with dots")
+        };
         let mut segments = Vec::new();
         let mut rest = path;
         while !rest.is_empty() {
             if let Some(after) = rest.strip_prefix("['") {
                 let (key, tail) = after.split_once("']").ok_or_else(invalid)?;
-                if key.is_empty() || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b)) {
+                if key.is_empty()
+                    || !key
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"-_./".contains(&b))
+                {
                     return Err(invalid());
                 }
                 segments.push(key.to_owned());
@@ -25,7 +31,11 @@ impl FieldPath {
             }
             let end = rest.find(['.', '[']).unwrap_or(rest.len());
             let segment = &rest[..end];
-            if segment.is_empty() || !segment.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b)) {
+            if segment.is_empty()
+                || !segment
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
+            {
                 return Err(invalid());
             }
             segments.push(segment.to_owned());
@@ -68,7 +78,10 @@ pub fn parse(input: &str) -> Result<FieldSelector, String> {
     let mut selector = FieldSelector::default();
     for r in parse_requirements(input)? {
         if matches!(r.operator, Operator::Exists | Operator::DoesNotExist) {
-            return Err(format!("{:?}: field selectors need an operator (=, ==, !=, in, notin)", r.key));
+            return Err(format!(
+                "{:?}: field selectors need an operator (=, ==, !=, in, notin)",
+                r.key
+            ));
         }
         selector.requirements.push(FieldRequirement {
             path: FieldPath::parse(&r.key)?,
@@ -88,13 +101,28 @@ mod tests {
         let s = parse("status.phase=Running,spec.nodeName in (n1,n2),metadata.labels['app.kubernetes.io/name']!=x").unwrap();
         assert_eq!(s.requirements[0].path.json_path(), r#"$."status"."phase""#);
         assert_eq!(s.requirements[1].operator, Operator::In);
-        assert_eq!(s.requirements[2].path.json_path(), r#"$."metadata"."labels"."app.kubernetes.io/name""#);
-        assert_eq!(s.requirements[2].path.dotted(), "metadata.labels.app.kubernetes.io/name");
+        assert_eq!(
+            s.requirements[2].path.json_path(),
+            r#"$."metadata"."labels"."app.kubernetes.io/name""#
+        );
+        assert_eq!(
+            s.requirements[2].path.dotted(),
+            "metadata.labels.app.kubernetes.io/name"
+        );
     }
 
     #[test]
     fn rejects_bad_paths_and_exists() {
-        for bad in ["status.phase", "!x", "a..b=1", "a\"b=1", "a['x\"']=1", "a[0]=1", "$.a=1", ".a=1"] {
+        for bad in [
+            "status.phase",
+            "!x",
+            "a..b=1",
+            "a\"b=1",
+            "a['x\"']=1",
+            "a[0]=1",
+            "$.a=1",
+            ".a=1",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

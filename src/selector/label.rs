@@ -7,7 +7,10 @@ use super::{parse_requirements, Operator, Requirement};
 use edgepedia_api::names::is_dns1123_subdomain;
 
 /// Prefixes whose terms are parameters, not label requirements.
-pub const PARAMETER_PREFIXES: &[&str] = &["search.clusterpedia.io/", "internalstorage.clusterpedia.io/"];
+pub const PARAMETER_PREFIXES: &[&str] = &[
+    "search.clusterpedia.io/",
+    "internalstorage.clusterpedia.io/",
+];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LabelSelector {
@@ -24,7 +27,10 @@ pub struct ParsedLabelSelector {
 pub fn parse(input: &str) -> Result<ParsedLabelSelector, String> {
     let mut parsed = ParsedLabelSelector::default();
     for requirement in parse_requirements(input)? {
-        if PARAMETER_PREFIXES.iter().any(|p| requirement.key.starts_with(p)) {
+        if PARAMETER_PREFIXES
+            .iter()
+            .any(|p| requirement.key.starts_with(p))
+        {
             parsed.parameters.push(requirement);
             continue;
         }
@@ -32,7 +38,9 @@ pub fn parse(input: &str) -> Result<ParsedLabelSelector, String> {
         for value in &requirement.values {
             check_value(value)?;
         }
-        if matches!(requirement.operator, Operator::Equals | Operator::NotEquals) && requirement.values.len() != 1 {
+        if matches!(requirement.operator, Operator::Equals | Operator::NotEquals)
+            && requirement.values.len() != 1
+        {
             return Err(format!("{}: exactly one value expected", requirement.key));
         }
         parsed.labels.requirements.push(requirement);
@@ -48,7 +56,9 @@ fn check_key(key: &str) -> Result<(), String> {
     };
     if let Some(prefix) = prefix {
         if !is_dns1123_subdomain(prefix) {
-            return Err(format!("invalid label key {key:?}: prefix must be a DNS subdomain"));
+            return Err(format!(
+                "invalid label key {key:?}: prefix must be a DNS subdomain"
+            ));
         }
     }
     if !is_qualified_name_part(name) {
@@ -75,7 +85,9 @@ fn is_qualified_name_part(s: &str) -> bool {
         && s.len() <= 63
         && bytes.first().is_some_and(u8::is_ascii_alphanumeric)
         && bytes.last().is_some_and(u8::is_ascii_alphanumeric)
-        && bytes.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b))
 }
 
 #[cfg(test)]
@@ -84,7 +96,8 @@ mod tests {
 
     #[test]
     fn separates_parameter_terms_from_labels() {
-        let p = parse("app.kubernetes.io/name=web,search.clusterpedia.io/clusters in (c1,c2),tier").unwrap();
+        let p = parse("app.kubernetes.io/name=web,search.clusterpedia.io/clusters in (c1,c2),tier")
+            .unwrap();
         assert_eq!(p.labels.requirements.len(), 2);
         assert_eq!(p.parameters.len(), 1);
         assert_eq!(p.parameters[0].values, ["c1", "c2"]);
@@ -92,7 +105,14 @@ mod tests {
 
     #[test]
     fn enforces_kubernetes_key_and_value_rules() {
-        for bad in ["-a=b", "a=b c", "Bad_Prefix/x=y", &format!("{}=v", "k".repeat(64)), "a=b;c", "a='x'"] {
+        for bad in [
+            "-a=b",
+            "a=b c",
+            "Bad_Prefix/x=y",
+            &format!("{}=v", "k".repeat(64)),
+            "a=b;c",
+            "a='x'",
+        ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
         assert!(parse("a=").is_ok(), "empty values are legal");

@@ -44,7 +44,11 @@ fn split_terms(input: &str) -> Result<Vec<&str>, String> {
     for (i, c) in input.char_indices() {
         match c {
             '(' => depth += 1,
-            ')' => depth = depth.checked_sub(1).ok_or_else(|| format!("unbalanced ')' in {input:?}"))?,
+            ')' => {
+                depth = depth
+                    .checked_sub(1)
+                    .ok_or_else(|| format!("unbalanced ')' in {input:?}"))?
+            }
             ',' if depth == 0 => {
                 terms.push(&input[start..i]);
                 start = i + 1;
@@ -63,9 +67,17 @@ fn split_terms(input: &str) -> Result<Vec<&str>, String> {
 
 fn parse_term(term: &str) -> Result<Requirement, String> {
     if let Some(key) = term.strip_prefix('!') {
-        return Ok(Requirement { key: key.trim().to_owned(), operator: Operator::DoesNotExist, values: vec![] });
+        return Ok(Requirement {
+            key: key.trim().to_owned(),
+            operator: Operator::DoesNotExist,
+            values: vec![],
+        });
     }
-    for (token, operator) in [("!=", Operator::NotEquals), ("==", Operator::Equals), ("=", Operator::Equals)] {
+    for (token, operator) in [
+        ("!=", Operator::NotEquals),
+        ("==", Operator::Equals),
+        ("=", Operator::Equals),
+    ] {
         if let Some((key, value)) = term.split_once(token) {
             return Ok(Requirement {
                 key: key.trim().to_owned(),
@@ -83,17 +95,29 @@ fn parse_term(term: &str) -> Result<Requirement, String> {
                 let inner = set
                     .strip_prefix('(')
                     .and_then(|s| s.strip_suffix(')'))
-                    .ok_or_else(|| format!("{term:?}: expected a parenthesized set after {word:?}"))?;
+                    .ok_or_else(|| {
+                        format!("{term:?}: expected a parenthesized set after {word:?}")
+                    })?;
                 let values: Vec<String> = inner.split(',').map(|v| v.trim().to_owned()).collect();
                 if values.iter().all(String::is_empty) {
                     return Err(format!("{term:?}: the set of values must not be empty"));
                 }
-                return Ok(Requirement { key: (*key).to_owned(), operator, values });
+                return Ok(Requirement {
+                    key: (*key).to_owned(),
+                    operator,
+                    values,
+                });
             }
         }
-        return Err(format!("{term:?}: unknown operator (use =, ==, !=, in, notin)"));
+        return Err(format!(
+            "{term:?}: unknown operator (use =, ==, !=, in, notin)"
+        ));
     }
-    Ok(Requirement { key: term.to_owned(), operator: Operator::Exists, values: vec![] })
+    Ok(Requirement {
+        key: term.to_owned(),
+        operator: Operator::Exists,
+        values: vec![],
+    })
 }
 
 #[cfg(test)]
@@ -101,12 +125,18 @@ mod tests {
     use super::*;
 
     fn req(key: &str, operator: Operator, values: &[&str]) -> Requirement {
-        Requirement { key: key.into(), operator, values: values.iter().map(|v| v.to_string()).collect() }
+        Requirement {
+            key: key.into(),
+            operator,
+            values: values.iter().map(|v| v.to_string()).collect(),
+        }
     }
 
     #[test]
     fn parses_the_full_grammar() {
-        let r = parse_requirements("app=web, tier==db,env!=prod,zone in (a, b),x notin (c),has,!gone").unwrap();
+        let r =
+            parse_requirements("app=web, tier==db,env!=prod,zone in (a, b),x notin (c),has,!gone")
+                .unwrap();
         assert_eq!(
             r,
             vec![
@@ -124,7 +154,15 @@ mod tests {
 
     #[test]
     fn rejects_malformed_selectors() {
-        for bad in ["a in (b", "a in b", "a,,b", "a in ()", "a ~ b", "a)", "a in (x))"] {
+        for bad in [
+            "a in (b",
+            "a in b",
+            "a,,b",
+            "a in ()",
+            "a ~ b",
+            "a)",
+            "a in (x))",
+        ] {
             assert!(parse_requirements(bad).is_err(), "{bad}");
         }
     }

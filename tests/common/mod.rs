@@ -32,7 +32,9 @@ pub fn token(scope: &str, clusters: Option<Vec<&str>>) -> String {
     let claims = Claims::with_custom_claims(custom, Duration::from_hours(1))
         .with_issuer("edgepedia")
         .with_audience("edgepedia");
-    HS256Key::from_bytes(SECRET.as_bytes()).authenticate(claims).unwrap()
+    HS256Key::from_bytes(SECRET.as_bytes())
+        .authenticate(claims)
+        .unwrap()
 }
 
 pub struct Harness {
@@ -48,18 +50,35 @@ impl Harness {
         }
     }
 
-    pub fn call(&self, method: Method, target: &str, token: Option<&str>, body: Vec<u8>) -> (u16, Value) {
+    pub fn call(
+        &self,
+        method: Method,
+        target: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
         let (path, query) = target.split_once('?').unwrap_or((target, ""));
         let auth = token.map(|t| format!("Bearer {t}"));
         let response = handle(
             &self.store,
             &Vars,
-            Request { method, path, query, authorization: auth.as_deref(), accept: None, body: RequestBody::Bytes(body) },
+            Request {
+                method,
+                path,
+                query,
+                authorization: auth.as_deref(),
+                accept: None,
+                body: RequestBody::Bytes(body),
+            },
             NOW,
         );
         let status = response.status;
         let bytes = response.collect().unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{target}: {e}: {}", String::from_utf8_lossy(&bytes))))
+        (
+            status,
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("{target}: {e}: {}", String::from_utf8_lossy(&bytes))),
+        )
     }
 
     pub fn get(&self, target: &str) -> (u16, Value) {
@@ -67,19 +86,33 @@ impl Harness {
     }
 
     pub fn post(&self, target: &str, body: Value) -> (u16, Value) {
-        self.call(Method::Post, target, Some(&self.admin.clone()), serde_json::to_vec(&body).unwrap())
+        self.call(
+            Method::Post,
+            target,
+            Some(&self.admin.clone()),
+            serde_json::to_vec(&body).unwrap(),
+        )
     }
 
     /// begin → chunks of `chunk` objects → commit, asserting each step succeeds.
     pub fn snapshot(&self, cluster: &str, types: Value, items: &[Value], chunk: usize) -> Value {
-        let (s, session) = self.post(&format!("/ingest/v1/clusters/{cluster}/snapshots"), json!({"resourceTypes": types}));
+        let (s, session) = self.post(
+            &format!("/ingest/v1/clusters/{cluster}/snapshots"),
+            json!({"resourceTypes": types}),
+        );
         assert_eq!(s, 201, "{session}");
         let id = session["session"].as_str().unwrap().to_owned();
         for part in items.chunks(chunk.max(1)) {
-            let (s, body) = self.post(&format!("/ingest/v1/clusters/{cluster}/snapshots/{id}/chunks"), json!({"items": part}));
+            let (s, body) = self.post(
+                &format!("/ingest/v1/clusters/{cluster}/snapshots/{id}/chunks"),
+                json!({"items": part}),
+            );
             assert_eq!(s, 200, "{body}");
         }
-        let (s, body) = self.post(&format!("/ingest/v1/clusters/{cluster}/snapshots/{id}/commit"), json!(null));
+        let (s, body) = self.post(
+            &format!("/ingest/v1/clusters/{cluster}/snapshots/{id}/commit"),
+            json!(null),
+        );
         assert_eq!(s, 200, "{body}");
         body
     }
@@ -96,9 +129,19 @@ pub fn pod(ns: &str, name: &str, rv: u64) -> Value {
 }
 
 pub fn names(list: &Value) -> Vec<String> {
-    list["items"].as_array().unwrap().iter()
-        .map(|i| format!("{}/{}/{}", i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"].as_str().unwrap(),
-            i["metadata"]["namespace"].as_str().unwrap_or(""), i["metadata"]["name"].as_str().unwrap()))
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            format!(
+                "{}/{}/{}",
+                i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"]
+                    .as_str()
+                    .unwrap(),
+                i["metadata"]["namespace"].as_str().unwrap_or(""),
+                i["metadata"]["name"].as_str().unwrap()
+            )
+        })
         .collect()
 }
-

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 pub const CLUSTERS: [&str; 3] = ["prod-eu-1", "prod-us-1", "staging"];
 
 pub fn path(cluster: &str) -> PathBuf {
-    super::repo().join("tests/fixtures").join(format!("{cluster}.json"))
+    super::repo()
+        .join("tests/fixtures")
+        .join(format!("{cluster}.json"))
 }
 
 /// Every object of a cluster's fixture file.
@@ -72,5 +74,8 @@ pub fn plural(kind: &str) -> String {
         "CronJob" | "Job" => "batch",
         _ => "",
     };
-    edgepedia_api::catalog::lookup_kind(group, kind).unwrap().resource.to_owned()
+    edgepedia_api::catalog::lookup_kind(group, kind)
+        .unwrap()
+        .resource
+        .to_owned()
 }

@@ -22,7 +22,11 @@ pub fn repo() -> PathBuf {
 
 fn binary(env: &str, default: &str) -> PathBuf {
     let path = std::env::var_os(env).map_or_else(|| repo().join(default), PathBuf::from);
-    assert!(path.exists(), "{} is missing: run `make build` first (or set {env})", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `make build` first (or set {env})",
+        path.display()
+    );
     path
 }
 
@@ -47,7 +51,10 @@ impl Drop for Server {
 impl Server {
     pub fn start() -> Self {
         let host = binary("EDGEPEDIA_HOST_BIN", "target/release/edgepedia-host");
-        binary("EDGEPEDIA_WASM", "target/wasm32-wasip2/release/edgepedia.wasm");
+        binary(
+            "EDGEPEDIA_WASM",
+            "target/wasm32-wasip2/release/edgepedia.wasm",
+        );
         let state = tempfile::tempdir().unwrap();
         let mut command = Command::new(host);
         command
@@ -92,7 +99,11 @@ impl Server {
             let server = Server::start();
             for cluster in fixture::CLUSTERS {
                 let out = server.push(cluster, &fixture::path(cluster), &[]);
-                assert!(out.status.success(), "push {cluster}: {}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "push {cluster}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
             server
         })
@@ -101,7 +112,16 @@ impl Server {
     /// `sync-agent push` with the admin token.
     pub fn push(&self, cluster: &str, file: &Path, extra: &[&str]) -> std::process::Output {
         Command::new(agent_bin())
-            .args(["push", "--server", &self.base, "--token", &admin_token(), "--cluster", cluster, "--file"])
+            .args([
+                "push",
+                "--server",
+                &self.base,
+                "--token",
+                &admin_token(),
+                "--cluster",
+                cluster,
+                "--file",
+            ])
             .arg(file)
             .args(extra)
             .output()
@@ -121,20 +141,36 @@ impl Server {
         self.get_as(path, Some(&admin_token()))
     }
 
-    pub fn request(&self, method: &str, path: &str, token: Option<&str>, accept: Option<&str>, body: Option<&[u8]>) -> (u16, Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        accept: Option<&str>,
+        body: Option<&[u8]>,
+    ) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
         let url = self.url(path);
         let auth = token.map(|t| format!("Bearer {t}"));
         let response = match (method, body) {
             ("GET", _) => {
                 let mut r = agent.get(&url);
-                if let Some(a) = &auth { r = r.header("Authorization", a); }
-                if let Some(a) = accept { r = r.header("Accept", a); }
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                if let Some(a) = accept {
+                    r = r.header("Accept", a);
+                }
                 r.call()
             }
             ("DELETE", _) => {
                 let mut r = agent.delete(&url);
-                if let Some(a) = &auth { r = r.header("Authorization", a); }
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
                 r.call()
             }
             (m, b) => {
@@ -143,14 +179,18 @@ impl Server {
                     "PATCH" => agent.patch(&url),
                     _ => agent.post(&url),
                 };
-                if let Some(a) = &auth { r = r.header("Authorization", a); }
-                r.header("Content-Type", "application/json").send(b.unwrap_or_default())
+                if let Some(a) = &auth {
+                    r = r.header("Authorization", a);
+                }
+                r.header("Content-Type", "application/json")
+                    .send(b.unwrap_or_default())
             }
         }
         .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = response.status().as_u16();
         let text = response.into_body().read_to_string().unwrap_or_default();
-        let json = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{method} {path} → {status}: not JSON ({e}): {text:.300}"));
+        let json = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path} → {status}: not JSON ({e}): {text:.300}"));
         (status, json)
     }
 
@@ -175,7 +215,11 @@ pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> (bool, String, String) {
         .env("KUBECACHEDIR", kubeconfig.with_extension("cache"))
         .output()
         .expect("kubectl must be installed (v1.32 at /usr/bin/kubectl)");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 pub fn mint(scope: &str, clusters: Option<&[&str]>, namespaces: Option<&[&str]>) -> String {
@@ -188,13 +232,21 @@ pub fn mint(scope: &str, clusters: Option<&[&str]>, namespaces: Option<&[&str]>)
     let claims = Claims::with_custom_claims(custom, Duration::from_hours(1))
         .with_issuer("edgepedia")
         .with_audience("edgepedia");
-    HS256Key::from_bytes(SECRET.as_bytes()).authenticate(claims).unwrap()
+    HS256Key::from_bytes(SECRET.as_bytes())
+        .authenticate(claims)
+        .unwrap()
 }
 
 pub fn admin_token() -> String {
     static TOKEN: OnceLock<String> = OnceLock::new();
     TOKEN
-        .get_or_init(|| mint("inventory:read inventory:write inventory:secrets", None, None))
+        .get_or_init(|| {
+            mint(
+                "inventory:read inventory:write inventory:secrets",
+                None,
+                None,
+            )
+        })
         .clone()
 }
 
@@ -207,7 +259,9 @@ pub fn keys(list: &Value) -> Vec<String> {
         .map(|i| {
             format!(
                 "{}/{}/{}",
-                i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"].as_str().unwrap_or("?"),
+                i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"]
+                    .as_str()
+                    .unwrap_or("?"),
                 i["metadata"]["namespace"].as_str().unwrap_or(""),
                 i["metadata"]["name"].as_str().unwrap_or("?")
             )
