@@ -1,1 +1,126 @@
-fn main() {}
+//! `edgepedia-host`: runs the Edgepedia component (the same `.wasm` that ships to Spin) with
+//! Spin's semantics on machines without the Spin CLI. A dev and test runner, not a product
+//! runtime: production is `spin up`, SpinKube or hosted Spin.
+
+mod dev_token;
+mod manifest;
+mod outbound;
+mod runtime;
+mod server;
+mod spin_imports;
+mod state;
+mod status;
+mod variables;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+#[command(version, about = "Serve the Edgepedia Spin component locally, with Spin's SQLite, key-value and variables")]
+struct Cli {
+    /// The Spin manifest.
+    #[arg(long, default_value = "spin.toml")]
+    manifest: PathBuf,
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "EDGEPEDIA_LISTEN", default_value = "127.0.0.1:3000")]
+    listen: String,
+    /// Where the SQLite files live (`sqlite_db.db`, `sqlite_key_value.db`) and the compile
+    /// cache; default `.spin` next to the manifest, as `spin up` lays it out.
+    #[arg(long, env = "EDGEPEDIA_STATE_DIR")]
+    state_dir: Option<PathBuf>,
+    /// Without SPIN_VARIABLE_JWT_HS256_SECRET: create a dev secret in the state dir and print
+    /// an admin token.
+    #[arg(long)]
+    dev_secret: bool,
+    /// Longest a request may run before it is answered 504.
+    #[arg(long, env = "EDGEPEDIA_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    request_timeout_secs: u64,
+    /// Largest request body accepted (413 beyond), like hosted Spin platforms.
+    #[arg(long, env = "EDGEPEDIA_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
+    max_body_bytes: usize,
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("edgepedia-host: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+#[tokio::main]
+async fn run() -> Result<()> {
+    let started = Instant::now();
+    let cli = Cli::parse();
+    let app = manifest::load(&cli.manifest)?;
+    let state_dir = cli
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| cli.manifest.parent().unwrap_or(std::path::Path::new(".")).join(".spin"));
+    std::fs::create_dir_all(&state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
+
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let mut overrides = BTreeMap::new();
+    let dev_secret = if cli.dev_secret && env("SPIN_VARIABLE_JWT_HS256_SECRET").is_none() {
+        let secret = dev_token::load_or_create(&state_dir)?;
+        overrides.insert("jwt_hs256_secret".to_owned(), secret.clone());
+        Some(secret)
+    } else {
+        None
+    };
+    let variables = variables::resolve(&app, env, &overrides)?;
+
+    let engine = runtime::engine()?;
+    let (component, from_cache) = runtime::load_component(&engine, &app.source, &state_dir.join("cache"))?;
+    let pre = runtime::pre_instantiate(&engine, &component)?;
+    let ticker = engine.clone();
+    std::thread::spawn(move || loop {
+        std::thread::sleep(runtime::EPOCH_TICK);
+        ticker.increment_epoch();
+    });
+
+    let spin = Arc::new(spin_imports::SpinResources::open(&app, &state_dir, variables.clone())?);
+    let server = Arc::new(server::Server {
+        pre,
+        spin,
+        outbound: outbound::OutboundPolicy::new(app.allowed_outbound_hosts.clone()),
+        timeout: Duration::from_secs(cli.request_timeout_secs),
+        max_body: cli.max_body_bytes,
+    });
+    let listener = tokio::net::TcpListener::bind(&cli.listen)
+        .await
+        .with_context(|| format!("listening on {}", cli.listen))?;
+    let addr = listener.local_addr()?;
+    eprintln!(
+        "edgepedia-host: {} ({}) ready in {:.0} ms, state in {}; variables: {}",
+        app.source.display(),
+        if from_cache { "compile cache" } else { "compiled" },
+        started.elapsed().as_secs_f64() * 1e3,
+        state_dir.display(),
+        variables::describe(&app, &variables)
+    );
+    if let Some(secret) = dev_secret {
+        let get = |n: &str| variables.0.get(n).cloned().unwrap_or_default();
+        let token = dev_token::admin_token(&secret, &get("jwt_issuer"), &get("jwt_audience"))?;
+        println!("dev admin token (30 days):\n\nexport TOKEN={token}\n");
+        println!("try:\n  curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/apis/clusterpedia.io/v1beta1/resources/api/v1/pods\n");
+    }
+    println!("edgepedia-host listening on http://{addr}");
+    std::io::stdout().flush()?;
+
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+        eprintln!("edgepedia-host: shutting down");
+        let _ = stop.send(true);
+    });
+    server.serve(listener, stopped).await
+}

@@ -1,0 +1,126 @@
+//! HTTP/1.1 with keep-alive in front of the component: one fresh instance per request,
+//! deadlines, the body-size cap, and `Status` answers when the guest traps or times out.
+//! Stops accepting on shutdown and lets in-flight requests finish.
+
+use crate::outbound::OutboundPolicy;
+use crate::runtime::EPOCH_TICK;
+use crate::spin_imports::SpinResources;
+use crate::state::HostState;
+use crate::status;
+use anyhow::Result;
+use http_body_util::{BodyExt, Limited};
+use hyper::server::conn::http1;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use wasmtime::Store;
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::WasiHttpView;
+
+pub struct Server {
+    pub pre: ProxyPre<HostState>,
+    pub spin: Arc<SpinResources>,
+    pub outbound: OutboundPolicy,
+    pub timeout: Duration,
+    pub max_body: usize,
+}
+
+impl Server {
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: tokio::sync::watch::Receiver<bool>) -> Result<()> {
+        let mut connections = tokio::task::JoinSet::new();
+        let mut stop = shutdown.clone();
+        loop {
+            tokio::select! {
+                accepted = listener.accept() => {
+                    let (stream, _) = match accepted {
+                        Ok(conn) => conn,
+                        Err(e) => { eprintln!("edgepedia-host: accept: {e}"); continue; }
+                    };
+                    let server = self.clone();
+                    let mut stop = shutdown.clone();
+                    connections.spawn(async move {
+                        let service = hyper::service::service_fn(move |req| {
+                            let server = server.clone();
+                            async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
+                        });
+                        let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+                        tokio::pin!(conn);
+                        tokio::select! {
+                            _ = conn.as_mut() => {}
+                            _ = stop.changed() => {
+                                conn.as_mut().graceful_shutdown();
+                                let _ = conn.await;
+                            }
+                        }
+                    });
+                }
+                _ = stop.changed() => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            }
+        }
+        // In-flight requests get a grace period to finish.
+        let _ = tokio::time::timeout(Duration::from_secs(10), async { while connections.join_next().await.is_some() {} }).await;
+        Ok(())
+    }
+
+    async fn handle(&self, req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<HyperOutgoingBody> {
+        let declared = req
+            .headers()
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > self.max_body) {
+            return status::response(413, "RequestEntityTooLarge", &format!("request body is larger than the limit of {} bytes", self.max_body));
+        }
+        let max_body = self.max_body;
+        let req = req.map(move |body| {
+            Limited::new(body, max_body).map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
+        });
+        match tokio::time::timeout(self.timeout, self.run_guest(req)).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(GuestFailure::Timeout)) | Err(_) => status::response(504, "Timeout", "the request did not finish in time"),
+            Ok(Err(GuestFailure::Trap(e))) => {
+                eprintln!("edgepedia-host: guest failed: {e:?}");
+                status::response(500, "InternalError", "an internal error occurred")
+            }
+        }
+    }
+
+    async fn run_guest<B>(&self, req: hyper::Request<B>) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure>
+    where
+        B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let mut store = Store::new(self.pre.engine(), HostState::new(self.spin.clone(), self.outbound.clone()));
+        let ticks = (self.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
+        store.set_epoch_deadline(ticks);
+        store.epoch_deadline_trap();
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req).map_err(GuestFailure::Trap)?;
+        let out = store.data_mut().http().new_response_outparam(sender).map_err(GuestFailure::Trap)?;
+        let pre = self.pre.clone();
+        // The guest keeps running after it has sent the response head, streaming the body.
+        let task = tokio::task::spawn(async move {
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, out).await
+        });
+        match receiver.await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(code)) => Err(GuestFailure::Trap(wasmtime::format_err!("guest answered with error {code:?}"))),
+            Err(_) => match task.await {
+                Ok(Err(e)) if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) => Err(GuestFailure::Timeout),
+                Ok(Err(e)) => Err(GuestFailure::Trap(e)),
+                Ok(Ok(())) => Err(GuestFailure::Trap(wasmtime::format_err!("guest never set a response"))),
+                Err(e) => Err(GuestFailure::Trap(wasmtime::format_err!("guest task failed: {e}"))),
+            },
+        }
+    }
+}
+
+enum GuestFailure {
+    Timeout,
+    Trap(wasmtime::Error),
+}

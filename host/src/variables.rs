@@ -1,0 +1,109 @@
+//! Spin variables: application variables take their value from `SPIN_VARIABLE_<NAME>`, else
+//! their default; component variables are templates over them. Resolved once at start-up, so
+//! a missing required variable stops the runtime before it serves anything.
+
+use crate::manifest::App;
+use anyhow::{bail, Result};
+use std::collections::BTreeMap;
+
+/// Component variable name → resolved value.
+#[derive(Debug, Clone, Default)]
+pub struct Resolved(pub BTreeMap<String, String>);
+
+/// `overrides` wins over the environment (the dev secret of `--dev-secret`).
+pub fn resolve(app: &App, env: impl Fn(&str) -> Option<String>, overrides: &BTreeMap<String, String>) -> Result<Resolved> {
+    let mut values = BTreeMap::new();
+    for (name, decl) in &app.variables {
+        let value = overrides
+            .get(name)
+            .cloned()
+            .or_else(|| env(&format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())))
+            .or_else(|| decl.default.clone());
+        match value {
+            Some(v) => {
+                values.insert(name.clone(), v);
+            }
+            None if decl.required => {
+                bail!("required variable {name:?} has no value: set SPIN_VARIABLE_{}", name.to_ascii_uppercase())
+            }
+            None => {}
+        }
+    }
+    let mut resolved = BTreeMap::new();
+    for (name, template) in &app.component_variables {
+        resolved.insert(name.clone(), render(template, &values)?);
+    }
+    Ok(Resolved(resolved))
+}
+
+/// `name=value` for each component variable, masked when its template uses a secret
+/// application variable: safe to print at start-up.
+pub fn describe(app: &App, resolved: &Resolved) -> String {
+    resolved
+        .0
+        .iter()
+        .map(|(name, value)| {
+            let template = app.component_variables.get(name).map_or("", String::as_str);
+            let secret = app.variables.iter().any(|(var, decl)| decl.secret && template.contains(var.as_str()));
+            if secret { format!("{name}=(secret)") } else { format!("{name}={value}") }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Expands `{{ name }}` references; literal text is kept.
+fn render(template: &str, values: &BTreeMap<String, String>) -> Result<String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        out.push_str(&rest[..start]);
+        let Some(end) = rest[start..].find("}}") else { bail!("unclosed {{{{ in {template:?}") };
+        let name = rest[start + 2..start + end].trim();
+        match values.get(name) {
+            Some(v) => out.push_str(v),
+            None => bail!("variable template {template:?} refers to {name:?}, which has no value"),
+        }
+        rest = &rest[start + end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::VariableDecl;
+
+    fn app() -> App {
+        App {
+            source: "x.wasm".into(),
+            sqlite_databases: vec![],
+            key_value_stores: vec![],
+            allowed_outbound_hosts: vec![],
+            variables: [
+                ("secret".to_owned(), VariableDecl { required: true, secret: true, default: None }),
+                ("issuer".to_owned(), VariableDecl { default: Some("edgepedia".into()), ..Default::default() }),
+            ]
+            .into(),
+            component_variables: [("secret".to_owned(), "{{ secret }}".to_owned()), ("iss".to_owned(), "https://{{issuer}}/".to_owned())].into(),
+        }
+    }
+
+    #[test]
+    fn env_overrides_defaults_and_required_ones_must_be_set() {
+        let env = |n: &str| (n == "SPIN_VARIABLE_SECRET").then(|| "s3cret".to_owned());
+        let r = resolve(&app(), env, &BTreeMap::new()).unwrap();
+        assert_eq!(r.0["secret"], "s3cret");
+        assert_eq!(r.0["iss"], "https://edgepedia/");
+        let err = resolve(&app(), |_| None, &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("SPIN_VARIABLE_SECRET"), "{err}");
+        let issuer = |n: &str| match n {
+            "SPIN_VARIABLE_SECRET" => Some("x".to_owned()),
+            "SPIN_VARIABLE_ISSUER" => Some("other".to_owned()),
+            _ => None,
+        };
+        let r = resolve(&app(), issuer, &BTreeMap::new()).unwrap();
+        assert_eq!(r.0["iss"], "https://other/");
+        assert_eq!(describe(&app(), &r), "iss=https://other/ secret=(secret)");
+    }
+}
