@@ -75,7 +75,16 @@ impl Server {
                 Ok(())
             });
         }
-        let mut child = command.spawn().expect("start edgepedia-host");
+        // The death signal follows the spawning *thread*, and test threads end early: spawn
+        // from a thread that lives as long as the test process.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(command.spawn());
+            loop {
+                std::thread::park();
+            }
+        });
+        let mut child = receiver.recv().unwrap().expect("start edgepedia-host");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
         let base = loop {
