@@ -32,13 +32,17 @@ struct Scope {
 /// An HS256 admin token (read, write, secrets) valid for 30 days.
 pub fn admin_token(secret: &str, issuer: &str, audience: &str) -> Result<String> {
     let claims = Claims::with_custom_claims(
-        Scope { scope: "inventory:read inventory:write inventory:secrets".into() },
+        Scope {
+            scope: "inventory:read inventory:write inventory:secrets".into(),
+        },
         Duration::from_days(30),
     )
     .with_issuer(issuer)
     .with_audience(audience)
     .with_subject("dev-admin");
-    HS256Key::from_bytes(secret.as_bytes()).authenticate(claims).map_err(|e| anyhow::anyhow!("{e}"))
+    HS256Key::from_bytes(secret.as_bytes())
+        .authenticate(claims)
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 #[cfg(test)]
@@ -53,7 +57,9 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.len(), 64);
         let token = admin_token(&a, "edgepedia", "edgepedia").unwrap();
-        let claims = HS256Key::from_bytes(a.as_bytes()).verify_token::<Scope>(&token, None).unwrap();
+        let claims = HS256Key::from_bytes(a.as_bytes())
+            .verify_token::<Scope>(&token, None)
+            .unwrap();
         assert!(claims.custom.scope.contains("inventory:write"));
         std::fs::remove_dir_all(dir).unwrap();
     }

@@ -21,7 +21,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
-#[command(version, about = "Serve the Edgepedia Spin component locally, with Spin's SQLite, key-value and variables")]
+#[command(
+    version,
+    about = "Serve the Edgepedia Spin component locally, with Spin's SQLite, key-value and variables"
+)]
 struct Cli {
     /// The Spin manifest.
     #[arg(long, default_value = "spin.toml")]
@@ -57,11 +60,14 @@ async fn run() -> Result<()> {
     let started = Instant::now();
     let cli = Cli::parse();
     let app = manifest::load(&cli.manifest)?;
-    let state_dir = cli
-        .state_dir
-        .clone()
-        .unwrap_or_else(|| cli.manifest.parent().unwrap_or(std::path::Path::new(".")).join(".spin"));
-    std::fs::create_dir_all(&state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
+    let state_dir = cli.state_dir.clone().unwrap_or_else(|| {
+        cli.manifest
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join(".spin")
+    });
+    std::fs::create_dir_all(&state_dir)
+        .with_context(|| format!("creating {}", state_dir.display()))?;
 
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut overrides = BTreeMap::new();
@@ -75,7 +81,8 @@ async fn run() -> Result<()> {
     let variables = variables::resolve(&app, env, &overrides)?;
 
     let engine = runtime::engine()?;
-    let (component, from_cache) = runtime::load_component(&engine, &app.source, &state_dir.join("cache"))?;
+    let (component, from_cache) =
+        runtime::load_component(&engine, &app.source, &state_dir.join("cache"))?;
     let pre = runtime::pre_instantiate(&engine, &component)?;
     let ticker = engine.clone();
     std::thread::spawn(move || loop {
@@ -83,7 +90,11 @@ async fn run() -> Result<()> {
         ticker.increment_epoch();
     });
 
-    let spin = Arc::new(spin_imports::SpinResources::open(&app, &state_dir, variables.clone())?);
+    let spin = Arc::new(spin_imports::SpinResources::open(
+        &app,
+        &state_dir,
+        variables.clone(),
+    )?);
     let server = Arc::new(server::Server {
         pre,
         spin,
@@ -98,7 +109,11 @@ async fn run() -> Result<()> {
     eprintln!(
         "edgepedia-host: {} ({}) ready in {:.0} ms, state in {}; variables: {}",
         app.source.display(),
-        if from_cache { "compile cache" } else { "compiled" },
+        if from_cache {
+            "compile cache"
+        } else {
+            "compiled"
+        },
         started.elapsed().as_secs_f64() * 1e3,
         state_dir.display(),
         variables::describe(&app, &variables)
@@ -114,7 +129,8 @@ async fn run() -> Result<()> {
 
     let (stop, stopped) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}

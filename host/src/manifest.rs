@@ -63,20 +63,32 @@ pub struct App {
 }
 
 pub fn load(path: &Path) -> Result<App> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let raw: RawManifest = toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let raw: RawManifest =
+        toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
     if raw.spin_manifest_version != 2 {
-        bail!("{}: only spin_manifest_version = 2 is supported", path.display());
+        bail!(
+            "{}: only spin_manifest_version = 2 is supported",
+            path.display()
+        );
     }
     let [trigger] = raw.trigger.http.as_slice() else {
-        bail!("{}: exactly one [[trigger.http]] is supported", path.display());
+        bail!(
+            "{}: exactly one [[trigger.http]] is supported",
+            path.display()
+        );
     };
     let component = raw
         .component
         .get(&trigger.component)
         .with_context(|| format!("trigger names unknown component {:?}", trigger.component))?;
     if trigger.route != "/..." {
-        bail!("{}: the local runtime serves the component at route \"/...\" only (found {:?})", path.display(), trigger.route);
+        bail!(
+            "{}: the local runtime serves the component at route \"/...\" only (found {:?})",
+            path.display(),
+            trigger.route
+        );
     }
     let base = path.parent().unwrap_or(Path::new("."));
     Ok(App {
@@ -96,8 +108,12 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spin.toml");
         let app = super::load(&path).unwrap();
         assert_eq!(app.sqlite_databases, ["default"]);
-        assert!(app.variables["jwt_hs256_secret"].secret && app.variables["jwt_hs256_secret"].required);
+        assert!(
+            app.variables["jwt_hs256_secret"].secret && app.variables["jwt_hs256_secret"].required
+        );
         assert_eq!(app.component_variables["jwt_issuer"], "{{ jwt_issuer }}");
-        assert!(app.source.ends_with("target/wasm32-wasip2/release/edgepedia.wasm"));
+        assert!(app
+            .source
+            .ends_with("target/wasm32-wasip2/release/edgepedia.wasm"));
     }
 }

@@ -12,7 +12,9 @@ pub struct OutboundPolicy {
 
 impl OutboundPolicy {
     pub fn new(allowed: Vec<String>) -> Self {
-        Self { allowed: Arc::new(allowed) }
+        Self {
+            allowed: Arc::new(allowed),
+        }
     }
 
     /// Whether `scheme://host:port` matches one of the allowed patterns.
@@ -28,7 +30,9 @@ impl OutboundPolicy {
             let scheme_ok = p_scheme == "*" || p_scheme == scheme;
             let host_ok = p_host == "*"
                 || p_host.eq_ignore_ascii_case(host)
-                || p_host.strip_prefix("*.").is_some_and(|suffix| host.ends_with(&format!(".{suffix}")));
+                || p_host
+                    .strip_prefix("*.")
+                    .is_some_and(|suffix| host.ends_with(&format!(".{suffix}")));
             let port_ok = match p_port {
                 None => port == default_port,
                 Some("*") => true,
@@ -41,7 +45,13 @@ impl OutboundPolicy {
 
 type SendFuture = Box<
     dyn std::future::Future<
-            Output = Result<(http::Response<WasiBody>, Box<dyn std::future::Future<Output = Result<(), Error>> + Send>), Error>,
+            Output = Result<
+                (
+                    http::Response<WasiBody>,
+                    Box<dyn std::future::Future<Output = Result<(), Error>> + Send>,
+                ),
+                Error,
+            >,
         > + Send,
 >;
 
@@ -55,7 +65,9 @@ impl WasiHttpHooks for OutboundPolicy {
         let uri = request.uri();
         let scheme = uri.scheme_str().unwrap_or("https").to_owned();
         let host = uri.host().unwrap_or_default().to_owned();
-        let port = uri.port_u16().unwrap_or(if scheme == "https" { 443 } else { 80 });
+        let port = uri
+            .port_u16()
+            .unwrap_or(if scheme == "https" { 443 } else { 80 });
         if !self.allows(&scheme, &host, port) {
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
@@ -70,7 +82,10 @@ mod tests {
 
     #[test]
     fn matches_spin_host_patterns() {
-        let p = OutboundPolicy::new(vec!["https://api.example.com".into(), "http://*.internal:8080".into()]);
+        let p = OutboundPolicy::new(vec![
+            "https://api.example.com".into(),
+            "http://*.internal:8080".into(),
+        ]);
         assert!(p.allows("https", "api.example.com", 443));
         assert!(!p.allows("http", "api.example.com", 80));
         assert!(p.allows("http", "db.internal", 8080));

@@ -30,7 +30,8 @@ pub fn wasm_error(e: wasmtime::Error) -> anyhow::Error {
 /// Compiles the component, or loads the machine code compiled for these exact bytes by this
 /// exact wasmtime build from `<cache_dir>/<sha256>.cwasm`.
 pub fn load_component(engine: &Engine, wasm: &Path, cache_dir: &Path) -> Result<(Component, bool)> {
-    let bytes = std::fs::read(wasm).with_context(|| format!("reading {} (build it with `make build`)", wasm.display()))?;
+    let bytes = std::fs::read(wasm)
+        .with_context(|| format!("reading {} (build it with `make build`)", wasm.display()))?;
     let mut hash = Sha256::new();
     hash.update(&bytes);
     hash.update(env!("CARGO_PKG_VERSION").as_bytes());
@@ -46,7 +47,8 @@ pub fn load_component(engine: &Engine, wasm: &Path, cache_dir: &Path) -> Result<
             return Ok((component, true));
         }
     }
-    let component = Component::new(engine, &bytes).map_err(|e| wasm_error(e).context("compiling the component"))?;
+    let component = Component::new(engine, &bytes)
+        .map_err(|e| wasm_error(e).context("compiling the component"))?;
     std::fs::create_dir_all(cache_dir)?;
     let tmp = cached.with_extension("tmp");
     std::fs::write(&tmp, component.serialize().map_err(wasm_error)?)?;
@@ -59,8 +61,8 @@ pub fn pre_instantiate(engine: &Engine, component: &Component) -> Result<ProxyPr
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(wasm_error)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(wasm_error)?;
     spin_imports::add_to_linker(&mut linker).map_err(wasm_error)?;
-    let pre = linker
-        .instantiate_pre(component)
-        .map_err(|e| wasm_error(e).context("the component imports something the runtime does not provide"))?;
+    let pre = linker.instantiate_pre(component).map_err(|e| {
+        wasm_error(e).context("the component imports something the runtime does not provide")
+    })?;
     ProxyPre::new(pre).map_err(wasm_error)
 }

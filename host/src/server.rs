@@ -29,7 +29,11 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: tokio::sync::watch::Receiver<bool>) -> Result<()> {
+    pub async fn serve(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) -> Result<()> {
         let mut connections = tokio::task::JoinSet::new();
         let mut stop = shutdown.clone();
         loop {
@@ -62,26 +66,42 @@ impl Server {
             }
         }
         // In-flight requests get a grace period to finish.
-        let _ = tokio::time::timeout(Duration::from_secs(10), async { while connections.join_next().await.is_some() {} }).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
         Ok(())
     }
 
-    async fn handle(&self, req: hyper::Request<hyper::body::Incoming>) -> hyper::Response<HyperOutgoingBody> {
+    async fn handle(
+        &self,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> hyper::Response<HyperOutgoingBody> {
         let declared = req
             .headers()
             .get(hyper::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > self.max_body) {
-            return status::response(413, "RequestEntityTooLarge", &format!("request body is larger than the limit of {} bytes", self.max_body));
+            return status::response(
+                413,
+                "RequestEntityTooLarge",
+                &format!(
+                    "request body is larger than the limit of {} bytes",
+                    self.max_body
+                ),
+            );
         }
         let max_body = self.max_body;
         let req = req.map(move |body| {
-            Limited::new(body, max_body).map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
+            Limited::new(body, max_body)
+                .map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
         });
         match tokio::time::timeout(self.timeout, self.run_guest(req)).await {
             Ok(Ok(response)) => response,
-            Ok(Err(GuestFailure::Timeout)) | Err(_) => status::response(504, "Timeout", "the request did not finish in time"),
+            Ok(Err(GuestFailure::Timeout)) | Err(_) => {
+                status::response(504, "Timeout", "the request did not finish in time")
+            }
             Ok(Err(GuestFailure::Trap(e))) => {
                 eprintln!("edgepedia-host: guest failed: {e:?}");
                 status::response(500, "InternalError", "an internal error occurred")
@@ -89,32 +109,62 @@ impl Server {
         }
     }
 
-    async fn run_guest<B>(&self, req: hyper::Request<B>) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure>
+    async fn run_guest<B>(
+        &self,
+        req: hyper::Request<B>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
         B::Error: Into<wasmtime_wasi_http::Error>,
     {
-        let mut store = Store::new(self.pre.engine(), HostState::new(self.spin.clone(), self.outbound.clone()));
+        let mut store = Store::new(
+            self.pre.engine(),
+            HostState::new(self.spin.clone(), self.outbound.clone()),
+        );
         let ticks = (self.timeout.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64;
         store.set_epoch_deadline(ticks);
         store.epoch_deadline_trap();
         let (sender, receiver) = tokio::sync::oneshot::channel();
-        let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req).map_err(GuestFailure::Trap)?;
-        let out = store.data_mut().http().new_response_outparam(sender).map_err(GuestFailure::Trap)?;
+        let incoming = store
+            .data_mut()
+            .http()
+            .new_incoming_request(Scheme::Http, req)
+            .map_err(GuestFailure::Trap)?;
+        let out = store
+            .data_mut()
+            .http()
+            .new_response_outparam(sender)
+            .map_err(GuestFailure::Trap)?;
         let pre = self.pre.clone();
         // The guest keeps running after it has sent the response head, streaming the body.
         let task = tokio::task::spawn(async move {
             let proxy = pre.instantiate_async(&mut store).await?;
-            proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, out).await
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, incoming, out)
+                .await
         });
         match receiver.await {
             Ok(Ok(response)) => Ok(response),
-            Ok(Err(code)) => Err(GuestFailure::Trap(wasmtime::format_err!("guest answered with error {code:?}"))),
+            Ok(Err(code)) => Err(GuestFailure::Trap(wasmtime::format_err!(
+                "guest answered with error {code:?}"
+            ))),
             Err(_) => match task.await {
-                Ok(Err(e)) if matches!(e.downcast_ref::<wasmtime::Trap>(), Some(wasmtime::Trap::Interrupt)) => Err(GuestFailure::Timeout),
+                Ok(Err(e))
+                    if matches!(
+                        e.downcast_ref::<wasmtime::Trap>(),
+                        Some(wasmtime::Trap::Interrupt)
+                    ) =>
+                {
+                    Err(GuestFailure::Timeout)
+                }
                 Ok(Err(e)) => Err(GuestFailure::Trap(e)),
-                Ok(Ok(())) => Err(GuestFailure::Trap(wasmtime::format_err!("guest never set a response"))),
-                Err(e) => Err(GuestFailure::Trap(wasmtime::format_err!("guest task failed: {e}"))),
+                Ok(Ok(())) => Err(GuestFailure::Trap(wasmtime::format_err!(
+                    "guest never set a response"
+                ))),
+                Err(e) => Err(GuestFailure::Trap(wasmtime::format_err!(
+                    "guest task failed: {e}"
+                ))),
             },
         }
     }

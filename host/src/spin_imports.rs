@@ -38,7 +38,10 @@ pub struct ConnectionPool {
 
 impl ConnectionPool {
     pub fn new(path: &Path) -> anyhow::Result<Self> {
-        let pool = Self { path: path.to_owned(), idle: Mutex::new(Vec::new()) };
+        let pool = Self {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        };
         let first = pool.connect()?;
         pool.give_back(first);
         Ok(pool)
@@ -93,13 +96,24 @@ pub struct SpinResources {
 }
 
 impl SpinResources {
-    pub fn open(app: &crate::manifest::App, state_dir: &Path, variables: Resolved) -> anyhow::Result<Self> {
+    pub fn open(
+        app: &crate::manifest::App,
+        state_dir: &Path,
+        variables: Resolved,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(state_dir)?;
         let mut sqlite = BTreeMap::new();
         for label in &app.sqlite_databases {
             // `spin up` keeps the default database in sqlite_db.db, others in <label>.db.
-            let file = if label == "default" { "sqlite_db.db".to_owned() } else { format!("{label}.db") };
-            sqlite.insert(label.clone(), Arc::new(ConnectionPool::new(&state_dir.join(file))?));
+            let file = if label == "default" {
+                "sqlite_db.db".to_owned()
+            } else {
+                format!("{label}.db")
+            };
+            sqlite.insert(
+                label.clone(),
+                Arc::new(ConnectionPool::new(&state_dir.join(file))?),
+            );
         }
         let key_value = if app.key_value_stores.is_empty() {
             None
@@ -112,7 +126,12 @@ impl SpinResources {
             pool.give_back(conn);
             Some(Arc::new(pool))
         };
-        Ok(Self { sqlite, key_value, key_value_labels: app.key_value_stores.clone(), variables })
+        Ok(Self {
+            sqlite,
+            key_value,
+            key_value_labels: app.key_value_stores.clone(),
+            variables,
+        })
     }
 }
 
@@ -125,7 +144,12 @@ impl sqlite::Host for HostState {}
 
 impl sqlite::HostConnection for HostState {
     async fn open(&mut self, database: String) -> Result<Resource<SqliteHandle>, sqlite::Error> {
-        let pool = self.spin.sqlite.get(&database).cloned().ok_or(sqlite::Error::AccessDenied)?;
+        let pool = self
+            .spin
+            .sqlite
+            .get(&database)
+            .cloned()
+            .ok_or(sqlite::Error::AccessDenied)?;
         self.table
             .push(SqliteHandle { pool, conn: None })
             .map_err(|e| sqlite::Error::Io(e.to_string()))
@@ -137,7 +161,10 @@ impl sqlite::HostConnection for HostState {
         statement: String,
         parameters: Vec<sqlite::Value>,
     ) -> Result<sqlite::QueryResult, sqlite::Error> {
-        let handle = self.table.get_mut(&handle).map_err(|_| sqlite::Error::InvalidConnection)?;
+        let handle = self
+            .table
+            .get_mut(&handle)
+            .map_err(|_| sqlite::Error::InvalidConnection)?;
         let conn = match &handle.conn {
             Some(conn) => conn.clone(),
             None => {
@@ -152,8 +179,11 @@ impl sqlite::HostConnection for HostState {
             }
         };
         blocking(move || {
-            let conn = conn.lock().map_err(|_| sqlite::Error::Io("connection poisoned".into()))?;
-            run_statement(&conn, &statement, parameters).map_err(|e| sqlite::Error::Io(e.to_string()))
+            let conn = conn
+                .lock()
+                .map_err(|_| sqlite::Error::Io("connection poisoned".into()))?;
+            run_statement(&conn, &statement, parameters)
+                .map_err(|e| sqlite::Error::Io(e.to_string()))
         })
         .await
         .unwrap_or_else(|| Err(sqlite::Error::Io("worker failed".into())))
@@ -161,7 +191,11 @@ impl sqlite::HostConnection for HostState {
 
     async fn drop(&mut self, handle: Resource<SqliteHandle>) -> wasmtime::Result<()> {
         let handle = self.table.delete(handle)?;
-        if let Some(conn) = handle.conn.and_then(|c| Arc::try_unwrap(c).ok()).and_then(|m| m.into_inner().ok()) {
+        if let Some(conn) = handle
+            .conn
+            .and_then(|c| Arc::try_unwrap(c).ok())
+            .and_then(|m| m.into_inner().ok())
+        {
             let pool = handle.pool;
             blocking(move || pool.give_back(conn)).await;
         }
@@ -169,7 +203,11 @@ impl sqlite::HostConnection for HostState {
     }
 }
 
-fn run_statement(conn: &rusqlite::Connection, sql: &str, parameters: Vec<sqlite::Value>) -> rusqlite::Result<sqlite::QueryResult> {
+fn run_statement(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    parameters: Vec<sqlite::Value>,
+) -> rusqlite::Result<sqlite::QueryResult> {
     let mut stmt = conn.prepare_cached(sql)?;
     let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
     let params = parameters.into_iter().map(|p| match p {
@@ -205,8 +243,17 @@ impl HostState {
         handle: &Resource<KvHandle>,
         work: impl FnOnce(&rusqlite::Connection, &str) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, key_value::Error> {
-        let label = self.table.get(handle).map_err(|e| key_value::Error::Other(e.to_string()))?.label.clone();
-        let pool = self.spin.key_value.clone().ok_or(key_value::Error::NoSuchStore)?;
+        let label = self
+            .table
+            .get(handle)
+            .map_err(|e| key_value::Error::Other(e.to_string()))?
+            .label
+            .clone();
+        let pool = self
+            .spin
+            .key_value
+            .clone()
+            .ok_or(key_value::Error::NoSuchStore)?;
         blocking(move || {
             let conn = pool.take()?;
             let result = work(&conn, &label);
@@ -224,18 +271,34 @@ impl key_value::HostStore for HostState {
         if !self.spin.key_value_labels.contains(&label) {
             return Err(key_value::Error::AccessDenied);
         }
-        self.table.push(KvHandle { label }).map_err(|e| key_value::Error::Other(e.to_string()))
+        self.table
+            .push(KvHandle { label })
+            .map_err(|e| key_value::Error::Other(e.to_string()))
     }
 
-    async fn get(&mut self, h: Resource<KvHandle>, key: String) -> Result<Option<Vec<u8>>, key_value::Error> {
+    async fn get(
+        &mut self,
+        h: Resource<KvHandle>,
+        key: String,
+    ) -> Result<Option<Vec<u8>>, key_value::Error> {
         self.kv(&h, move |c, store| {
             use rusqlite::OptionalExtension;
-            c.query_row("SELECT value FROM spin_key_value WHERE store = ? AND key = ?", (store, &key), |r| r.get(0)).optional()
+            c.query_row(
+                "SELECT value FROM spin_key_value WHERE store = ? AND key = ?",
+                (store, &key),
+                |r| r.get(0),
+            )
+            .optional()
         })
         .await
     }
 
-    async fn set(&mut self, h: Resource<KvHandle>, key: String, value: Vec<u8>) -> Result<(), key_value::Error> {
+    async fn set(
+        &mut self,
+        h: Resource<KvHandle>,
+        key: String,
+        value: Vec<u8>,
+    ) -> Result<(), key_value::Error> {
         self.kv(&h, move |c, store| {
             c.execute(
                 "INSERT INTO spin_key_value (store, key, value) VALUES (?, ?, ?) ON CONFLICT (store, key) DO UPDATE SET value = excluded.value",
@@ -247,21 +310,36 @@ impl key_value::HostStore for HostState {
     }
 
     async fn delete(&mut self, h: Resource<KvHandle>, key: String) -> Result<(), key_value::Error> {
-        self.kv(&h, move |c, store| c.execute("DELETE FROM spin_key_value WHERE store = ? AND key = ?", (store, &key)).map(drop))
-            .await
+        self.kv(&h, move |c, store| {
+            c.execute(
+                "DELETE FROM spin_key_value WHERE store = ? AND key = ?",
+                (store, &key),
+            )
+            .map(drop)
+        })
+        .await
     }
 
-    async fn exists(&mut self, h: Resource<KvHandle>, key: String) -> Result<bool, key_value::Error> {
+    async fn exists(
+        &mut self,
+        h: Resource<KvHandle>,
+        key: String,
+    ) -> Result<bool, key_value::Error> {
         self.kv(&h, move |c, store| {
-            c.query_row("SELECT count(*) FROM spin_key_value WHERE store = ? AND key = ?", (store, &key), |r| r.get::<_, i64>(0))
-                .map(|n| n > 0)
+            c.query_row(
+                "SELECT count(*) FROM spin_key_value WHERE store = ? AND key = ?",
+                (store, &key),
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
         })
         .await
     }
 
     async fn get_keys(&mut self, h: Resource<KvHandle>) -> Result<Vec<String>, key_value::Error> {
         self.kv(&h, |c, store| {
-            let mut stmt = c.prepare("SELECT key FROM spin_key_value WHERE store = ? ORDER BY key")?;
+            let mut stmt =
+                c.prepare("SELECT key FROM spin_key_value WHERE store = ? ORDER BY key")?;
             let keys = stmt.query_map([store], |r| r.get(0))?.collect();
             keys
         })
@@ -276,9 +354,18 @@ impl key_value::HostStore for HostState {
 
 impl variables::Host for HostState {
     async fn get(&mut self, name: String) -> Result<String, variables::Error> {
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_') {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
             return Err(variables::Error::InvalidName(name));
         }
-        self.spin.variables.0.get(&name).cloned().ok_or(variables::Error::Undefined(name))
+        self.spin
+            .variables
+            .0
+            .get(&name)
+            .cloned()
+            .ok_or(variables::Error::Undefined(name))
     }
 }

@@ -11,7 +11,11 @@ use std::collections::BTreeMap;
 pub struct Resolved(pub BTreeMap<String, String>);
 
 /// `overrides` wins over the environment (the dev secret of `--dev-secret`).
-pub fn resolve(app: &App, env: impl Fn(&str) -> Option<String>, overrides: &BTreeMap<String, String>) -> Result<Resolved> {
+pub fn resolve(
+    app: &App,
+    env: impl Fn(&str) -> Option<String>,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Resolved> {
     let mut values = BTreeMap::new();
     for (name, decl) in &app.variables {
         let value = overrides
@@ -24,7 +28,10 @@ pub fn resolve(app: &App, env: impl Fn(&str) -> Option<String>, overrides: &BTre
                 values.insert(name.clone(), v);
             }
             None if decl.required => {
-                bail!("required variable {name:?} has no value: set SPIN_VARIABLE_{}", name.to_ascii_uppercase())
+                bail!(
+                    "required variable {name:?} has no value: set SPIN_VARIABLE_{}",
+                    name.to_ascii_uppercase()
+                )
             }
             None => {}
         }
@@ -44,8 +51,15 @@ pub fn describe(app: &App, resolved: &Resolved) -> String {
         .iter()
         .map(|(name, value)| {
             let template = app.component_variables.get(name).map_or("", String::as_str);
-            let secret = app.variables.iter().any(|(var, decl)| decl.secret && template.contains(var.as_str()));
-            if secret { format!("{name}=(secret)") } else { format!("{name}={value}") }
+            let secret = app
+                .variables
+                .iter()
+                .any(|(var, decl)| decl.secret && template.contains(var.as_str()));
+            if secret {
+                format!("{name}=(secret)")
+            } else {
+                format!("{name}={value}")
+            }
         })
         .collect::<Vec<_>>()
         .join(" ")
@@ -57,7 +71,9 @@ fn render(template: &str, values: &BTreeMap<String, String>) -> Result<String> {
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
-        let Some(end) = rest[start..].find("}}") else { bail!("unclosed {{{{ in {template:?}") };
+        let Some(end) = rest[start..].find("}}") else {
+            bail!("unclosed {{{{ in {template:?}")
+        };
         let name = rest[start + 2..start + end].trim();
         match values.get(name) {
             Some(v) => out.push_str(v),
@@ -81,11 +97,28 @@ mod tests {
             key_value_stores: vec![],
             allowed_outbound_hosts: vec![],
             variables: [
-                ("secret".to_owned(), VariableDecl { required: true, secret: true, default: None }),
-                ("issuer".to_owned(), VariableDecl { default: Some("edgepedia".into()), ..Default::default() }),
+                (
+                    "secret".to_owned(),
+                    VariableDecl {
+                        required: true,
+                        secret: true,
+                        default: None,
+                    },
+                ),
+                (
+                    "issuer".to_owned(),
+                    VariableDecl {
+                        default: Some("edgepedia".into()),
+                        ..Default::default()
+                    },
+                ),
             ]
             .into(),
-            component_variables: [("secret".to_owned(), "{{ secret }}".to_owned()), ("iss".to_owned(), "https://{{issuer}}/".to_owned())].into(),
+            component_variables: [
+                ("secret".to_owned(), "{{ secret }}".to_owned()),
+                ("iss".to_owned(), "https://{{issuer}}/".to_owned()),
+            ]
+            .into(),
         }
     }
 

@@ -21,7 +21,11 @@ impl EdgeClient {
             .timeout_global(Some(Duration::from_secs(120)))
             .build()
             .into();
-        Self { agent, server: server.trim_end_matches('/').to_owned(), authorization: format!("Bearer {token}") }
+        Self {
+            agent,
+            server: server.trim_end_matches('/').to_owned(),
+            authorization: format!("Bearer {token}"),
+        }
     }
 
     pub fn post<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R> {
@@ -35,10 +39,16 @@ impl EdgeClient {
     }
 
     pub fn delete(&self, path: &str) -> Result<()> {
-        self.send::<serde_json::Value>("DELETE", path, None).map(drop)
+        self.send::<serde_json::Value>("DELETE", path, None)
+            .map(drop)
     }
 
-    fn send<R: DeserializeOwned>(&self, method: &str, path: &str, body: Option<&[u8]>) -> Result<R> {
+    fn send<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<R> {
         let url = format!("{}{path}", self.server);
         let mut delay = Duration::from_millis(500);
         for attempt in 1..=ATTEMPTS {
@@ -49,14 +59,20 @@ impl EdgeClient {
                     .header("Authorization", &self.authorization)
                     .header("Content-Type", "application/json")
                     .send(bytes),
-                None => self.agent.delete(&url).header("Authorization", &self.authorization).call(),
+                None => self
+                    .agent
+                    .delete(&url)
+                    .header("Authorization", &self.authorization)
+                    .call(),
             };
             let retry = match result {
                 Ok(mut response) => {
                     let status = response.status().as_u16();
                     let text = response.body_mut().read_to_string().unwrap_or_default();
                     if (200..300).contains(&status) {
-                        return serde_json::from_str(&text).map_err(|e| anyhow!("{method} {url}: unexpected answer ({e}): {text:.200}"));
+                        return serde_json::from_str(&text).map_err(|e| {
+                            anyhow!("{method} {url}: unexpected answer ({e}): {text:.200}")
+                        });
                     }
                     let message = status_message(status, &text);
                     if !matches!(status, 429 | 502 | 503 | 504) || attempt == ATTEMPTS {
@@ -67,7 +83,10 @@ impl EdgeClient {
                 Err(e) if attempt == ATTEMPTS => bail!("{method} {url}: {e}"),
                 Err(e) => e.to_string(),
             };
-            eprintln!("sync-agent: {retry}; retrying in {:.1}s", delay.as_secs_f64());
+            eprintln!(
+                "sync-agent: {retry}; retrying in {:.1}s",
+                delay.as_secs_f64()
+            );
             std::thread::sleep(delay);
             delay *= 2;
         }
@@ -92,7 +111,13 @@ mod tests {
     #[test]
     fn formats_status_errors() {
         let body = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"items[3]: metadata.name is required","reason":"Invalid","code":422}"#;
-        assert_eq!(super::status_message(422, body), "items[3]: metadata.name is required (HTTP 422 Invalid)");
-        assert_eq!(super::status_message(502, "bad gateway"), "HTTP 502: bad gateway");
+        assert_eq!(
+            super::status_message(422, body),
+            "items[3]: metadata.name is required (HTTP 422 Invalid)"
+        );
+        assert_eq!(
+            super::status_message(502, "bad gateway"),
+            "HTTP 502: bad gateway"
+        );
     }
 }

@@ -10,17 +10,32 @@ pub fn render(server: &str, token: &str, clusters: &[ClusterName], insecure: boo
     let server = server.trim_end_matches('/');
     let q = |s: &str| serde_json::Value::from(s).to_string();
     let mut entries = vec![("edgepedia".to_owned(), format!("{server}{RESOURCES}"))];
-    entries.extend(clusters.iter().map(|c| (format!("edgepedia-{c}"), format!("{server}{RESOURCES}/clusters/{c}"))));
+    entries.extend(clusters.iter().map(|c| {
+        (
+            format!("edgepedia-{c}"),
+            format!("{server}{RESOURCES}/clusters/{c}"),
+        )
+    }));
     let mut out = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
     for (name, url) in &entries {
-        out.push_str(&format!("- name: {}\n  cluster:\n    server: {}\n", q(name), q(url)));
+        out.push_str(&format!(
+            "- name: {}\n  cluster:\n    server: {}\n",
+            q(name),
+            q(url)
+        ));
         if insecure {
             out.push_str("    insecure-skip-tls-verify: true\n");
         }
     }
-    out.push_str(&format!("users:\n- name: \"edgepedia\"\n  user:\n    token: {}\ncontexts:\n", q(token)));
+    out.push_str(&format!(
+        "users:\n- name: \"edgepedia\"\n  user:\n    token: {}\ncontexts:\n",
+        q(token)
+    ));
     for (name, _) in &entries {
-        out.push_str(&format!("- name: {0}\n  context:\n    cluster: {0}\n    user: \"edgepedia\"\n", q(name)));
+        out.push_str(&format!(
+            "- name: {0}\n  context:\n    cluster: {0}\n    user: \"edgepedia\"\n",
+            q(name)
+        ));
     }
     out.push_str("current-context: \"edgepedia\"\n");
     out
@@ -32,7 +47,10 @@ mod tests {
 
     #[test]
     fn real_kubectl_reads_it() {
-        let clusters = vec![ClusterName::parse("prod-eu-1").unwrap(), ClusterName::parse("staging").unwrap()];
+        let clusters = vec![
+            ClusterName::parse("prod-eu-1").unwrap(),
+            ClusterName::parse("staging").unwrap(),
+        ];
         let text = render("https://edge.example.com/", "tok\"en", &clusters, false);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("config");
@@ -42,10 +60,19 @@ mod tests {
             .arg(&path)
             .output()
             .expect("kubectl is installed (v1.32 at /usr/bin/kubectl)");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let config: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(config["current-context"], "edgepedia");
-        let servers: Vec<&str> = config["clusters"].as_array().unwrap().iter().map(|c| c["cluster"]["server"].as_str().unwrap()).collect();
+        let servers: Vec<&str> = config["clusters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["cluster"]["server"].as_str().unwrap())
+            .collect();
         assert_eq!(
             servers,
             [

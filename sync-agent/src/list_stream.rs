@@ -8,16 +8,25 @@ use std::fmt;
 use std::io::Read;
 
 /// Calls `each(index, object)` for every object in `input`; stops at the first error.
-pub fn for_each_object(input: impl Read, mut each: impl FnMut(usize, Value) -> anyhow::Result<()>) -> anyhow::Result<usize> {
+pub fn for_each_object(
+    input: impl Read,
+    mut each: impl FnMut(usize, Value) -> anyhow::Result<()>,
+) -> anyhow::Result<usize> {
     let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(input));
     let mut count = 0;
     let mut failure = None;
-    let result = TopLevel { each: &mut each, count: &mut count, failure: &mut failure }.deserialize(&mut de);
+    let result = TopLevel {
+        each: &mut each,
+        count: &mut count,
+        failure: &mut failure,
+    }
+    .deserialize(&mut de);
     if let Some(e) = failure {
         return Err(e);
     }
     result.map_err(|e| anyhow::anyhow!("invalid JSON input: {e}"))?;
-    de.end().map_err(|e| anyhow::anyhow!("invalid JSON input: {e}"))?;
+    de.end()
+        .map_err(|e| anyhow::anyhow!("invalid JSON input: {e}"))?;
     Ok(count)
 }
 
@@ -49,13 +58,20 @@ impl<'de> Visitor<'de> for TopLevel<'_> {
         let mut streamed = false;
         while let Some(key) = map.next_key::<String>()? {
             if key == "items" {
-                map.next_value_seed(Items { each: &mut *self.each, count: &mut *self.count, failure: &mut *self.failure })?;
+                map.next_value_seed(Items {
+                    each: &mut *self.each,
+                    count: &mut *self.count,
+                    failure: &mut *self.failure,
+                })?;
                 streamed = true;
             } else {
                 fields.insert(key, map.next_value()?);
             }
         }
-        let is_list = fields.get("kind").and_then(Value::as_str).is_some_and(|k| k.ends_with("List"));
+        let is_list = fields
+            .get("kind")
+            .and_then(Value::as_str)
+            .is_some_and(|k| k.ends_with("List"));
         if !streamed && !is_list {
             let index = *self.count;
             *self.count += 1;
@@ -124,9 +140,20 @@ mod tests {
 
     #[test]
     fn a_single_object_is_one_item_and_an_empty_list_none() {
-        assert_eq!(collect(r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}"#).unwrap().len(), 1);
-        assert!(collect(r#"{"apiVersion":"v1","kind":"PodList","items":[]}"#).unwrap().is_empty());
-        assert!(collect(r#"{"apiVersion":"v1","kind":"PodList"}"#).unwrap().is_empty());
+        assert_eq!(
+            collect(r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p"}}"#)
+                .unwrap()
+                .len(),
+            1
+        );
+        assert!(
+            collect(r#"{"apiVersion":"v1","kind":"PodList","items":[]}"#)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(collect(r#"{"apiVersion":"v1","kind":"PodList"}"#)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -137,7 +164,11 @@ mod tests {
         let mut seen = 0;
         let err = for_each_object(r#"{"items":[{},{},{}]}"#.as_bytes(), |i, _| {
             seen += 1;
-            if i == 1 { anyhow::bail!("item 1 is bad") } else { Ok(()) }
+            if i == 1 {
+                anyhow::bail!("item 1 is bad")
+            } else {
+                Ok(())
+            }
         })
         .unwrap_err();
         assert_eq!(err.to_string(), "item 1 is bad");

@@ -30,7 +30,12 @@ enum Command {
 #[derive(Args)]
 struct Token {
     /// Bearer token (JWT) with inventory:write for the cluster.
-    #[arg(long, env = "EDGEPEDIA_TOKEN", conflicts_with = "token_file", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "EDGEPEDIA_TOKEN",
+        conflicts_with = "token_file",
+        hide_env_values = true
+    )]
     token: Option<String>,
     /// File holding the token.
     #[arg(long)]
@@ -41,8 +46,13 @@ impl Token {
     fn resolve(&self) -> Result<String> {
         match (&self.token, &self.token_file) {
             (Some(t), _) => Ok(t.trim().to_owned()),
-            (None, Some(f)) => Ok(std::fs::read_to_string(f).with_context(|| format!("reading {}", f.display()))?.trim().to_owned()),
-            (None, None) => anyhow::bail!("a token is required: --token, --token-file or EDGEPEDIA_TOKEN"),
+            (None, Some(f)) => Ok(std::fs::read_to_string(f)
+                .with_context(|| format!("reading {}", f.display()))?
+                .trim()
+                .to_owned()),
+            (None, None) => {
+                anyhow::bail!("a token is required: --token, --token-file or EDGEPEDIA_TOKEN")
+            }
         }
     }
 }
@@ -93,21 +103,45 @@ fn run(cli: Cli) -> Result<()> {
         Command::Push(args) => {
             let cluster = ClusterName::parse(&args.cluster)?;
             let client = edge_client::EdgeClient::new(&args.server, &args.token.resolve()?);
-            let opts = push::PushOptions { cluster, keep_secret_data: args.keep_secret_data, chunk_bytes: args.chunk_bytes };
+            let opts = push::PushOptions {
+                cluster,
+                keep_secret_data: args.keep_secret_data,
+                chunk_bytes: args.chunk_bytes,
+            };
             let replaced = if args.file.as_os_str() == "-" {
                 push::push(&client, std::io::stdin().lock(), &opts)?
             } else {
-                let file = std::fs::File::open(&args.file).with_context(|| format!("opening {}", args.file.display()))?;
+                let file = std::fs::File::open(&args.file)
+                    .with_context(|| format!("opening {}", args.file.display()))?;
                 push::push(&client, file, &opts)?
             };
             for (t, count) in replaced {
-                println!("{}\t{count}", if t.group.is_empty() { t.resource } else { format!("{}.{}", t.resource, t.group) });
+                println!(
+                    "{}\t{count}",
+                    if t.group.is_empty() {
+                        t.resource
+                    } else {
+                        format!("{}.{}", t.resource, t.group)
+                    }
+                );
             }
             Ok(())
         }
         Command::Kubeconfig(args) => {
-            let clusters = args.clusters.iter().map(|c| ClusterName::parse(c)).collect::<Result<Vec<_>, _>>()?;
-            print!("{}", kubeconfig::render(&args.server, &args.token.resolve()?, &clusters, args.insecure_skip_tls_verify));
+            let clusters = args
+                .clusters
+                .iter()
+                .map(|c| ClusterName::parse(c))
+                .collect::<Result<Vec<_>, _>>()?;
+            print!(
+                "{}",
+                kubeconfig::render(
+                    &args.server,
+                    &args.token.resolve()?,
+                    &clusters,
+                    args.insecure_skip_tls_verify
+                )
+            );
             Ok(())
         }
     }

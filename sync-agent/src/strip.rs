@@ -8,7 +8,9 @@ const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 pub fn strip(object: &mut Value, keep_secret_data: bool) {
     let is_secret = object["apiVersion"] == "v1" && object["kind"] == "Secret";
-    let Some(map) = object.as_object_mut() else { return };
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
     if is_secret && !keep_secret_data {
         map.remove("data");
         map.remove("stringData");
@@ -16,7 +18,10 @@ pub fn strip(object: &mut Value, keep_secret_data: bool) {
     if let Some(metadata) = map.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.remove("managedFields");
         if is_secret && !keep_secret_data {
-            if let Some(annotations) = metadata.get_mut("annotations").and_then(Value::as_object_mut) {
+            if let Some(annotations) = metadata
+                .get_mut("annotations")
+                .and_then(Value::as_object_mut)
+            {
                 annotations.remove(LAST_APPLIED);
             }
         }
