@@ -55,7 +55,7 @@ fn dispatch<'s>(
     migrations::ensure_schema(store)?;
     match route {
         Route::Health => unreachable!("answered above"),
-        Route::Resource(r) => read::handle(store, &principal, &r, req.query, now),
+        Route::Resource(r) => read::handle(store, &principal, &r, req.query, req.accept, now),
         Route::Discovery(cluster, path) => Ok(Response::json(
             200,
             discovery::handle(store, &principal, cluster.as_ref(), &path)?,

@@ -5,6 +5,7 @@ use crate::error::ApiResult;
 use crate::paging::{Continue, Cursor};
 use crate::plan::{ListPlan, SqlPlan};
 use crate::render::list::{ListMeta, ListWriter};
+use crate::render::table::{IncludeObject, TableWriter};
 use crate::response::Body;
 use crate::store::{Row, SqlValue, Store};
 
@@ -21,19 +22,62 @@ pub struct ListShape {
     pub preamble: String,
     /// `metadata.name`, for named lists (collections).
     pub name: Option<String>,
+    /// Answer a `meta.k8s.io/v1` Table (kubectl) instead of the list.
+    pub table: Option<TableSpec>,
+}
+
+/// The kind whose columns a Table shows, and what each row embeds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableSpec {
+    pub group: String,
+    pub kind: String,
+    pub include: IncludeObject,
 }
 
 impl ListShape {
-    fn head(&self, metadata: Option<&ListMeta>) -> (ListWriter, Vec<u8>) {
-        ListWriter::head(&self.kind, &self.api_version, &self.preamble, metadata)
-    }
-
     pub fn new(kind: impl Into<String>, api_version: impl Into<String>) -> Self {
         Self {
             kind: kind.into(),
             api_version: api_version.into(),
             preamble: String::new(),
             name: None,
+            table: None,
+        }
+    }
+
+    fn head(&self, metadata: Option<&ListMeta>, now: i64) -> (ItemWriter, Vec<u8>) {
+        match &self.table {
+            Some(t) => {
+                let (w, out) = TableWriter::head(&t.group, &t.kind, t.include, now, metadata);
+                (ItemWriter::Table(w), out)
+            }
+            None => {
+                let (w, out) =
+                    ListWriter::head(&self.kind, &self.api_version, &self.preamble, metadata);
+                (ItemWriter::List(w), out)
+            }
+        }
+    }
+}
+
+/// Writes items as list entries or as table rows.
+pub enum ItemWriter {
+    List(ListWriter),
+    Table(TableWriter),
+}
+
+impl ItemWriter {
+    pub fn item(&mut self, out: &mut Vec<u8>, object: &str) {
+        match self {
+            ItemWriter::List(w) => w.item(out, object.as_bytes()),
+            ItemWriter::Table(w) => w.row(out, object),
+        }
+    }
+
+    pub fn tail(self, out: &mut Vec<u8>, metadata: &ListMeta) {
+        match self {
+            ItemWriter::List(w) => w.tail(out, metadata),
+            ItemWriter::Table(w) => w.tail(out, metadata),
         }
     }
 }
@@ -87,16 +131,16 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
     let complete = !pager.more || pager.remaining_wanted == Some(0);
     if complete {
         let meta = pager.metadata(&position)?;
-        let (mut writer, mut out) = pager.req.shape.head(Some(&meta));
+        let (mut writer, mut out) = pager.req.shape.head(Some(&meta), pager.req.now);
         for object in first {
-            writer.item(&mut out, object.as_bytes());
+            writer.item(&mut out, &object);
         }
         writer.tail(&mut out, &meta);
         return Ok(Body::Full(out));
     }
-    let (mut writer, mut out) = pager.req.shape.head(None);
+    let (mut writer, mut out) = pager.req.shape.head(None, pager.req.now);
     for object in first {
-        writer.item(&mut out, object.as_bytes());
+        writer.item(&mut out, &object);
     }
     let mut pending = Some(out);
     let mut writer = Some(writer);
@@ -109,7 +153,7 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
         let mut out = Vec::new();
         if pager.more && pager.remaining_wanted != Some(0) {
             match pager.fetch(&mut position) {
-                Ok(objects) => objects.iter().for_each(|o| w.item(&mut out, o.as_bytes())),
+                Ok(objects) => objects.iter().for_each(|o| w.item(&mut out, o)),
                 Err(e) => {
                     writer = None;
                     return Some(Err(e));

@@ -3,9 +3,11 @@
 
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
-use crate::list::{self, ListRequest, ListShape};
+use crate::list::{self, ListRequest, ListShape, TableSpec};
 use crate::params::ListOptions;
 use crate::plan::{self, Column, ListPlan, Order, Predicate, Projection, Source};
+use crate::render::list::ListMeta;
+use crate::render::table::{IncludeObject, TableWriter};
 use crate::resource_types;
 use crate::response::{Body, Response, JSON};
 use crate::route::ResourceRoute;
@@ -13,18 +15,49 @@ use crate::store::{SqlValue, Store};
 use edgepedia_api::catalog;
 use edgepedia_api::{ClusterName, ResourceType};
 
+/// Whether the client asked for a `meta.k8s.io/v1` Table (kubectl does, for `get`).
+pub fn wants_table(accept: Option<&str>) -> bool {
+    accept.is_some_and(|a| {
+        a.split(',').any(|option| {
+            let params: Vec<&str> = option.split(';').map(str::trim).collect();
+            params.contains(&"as=Table")
+                && params.contains(&"g=meta.k8s.io")
+                && params.iter().any(|p| p.starts_with("v=v1"))
+        })
+    })
+}
+
 pub fn handle<'s>(
     store: &'s dyn Store,
     principal: &Principal,
     route: &ResourceRoute,
     query: &str,
+    accept: Option<&str>,
     now: i64,
 ) -> ApiResult<Response<'s>> {
     principal.require(Scope::Read)?;
     let opts = ListOptions::parse(query)?;
+    let table = |group: &str, kind: &str| -> ApiResult<Option<TableSpec>> {
+        if !wants_table(accept) {
+            return Ok(None);
+        }
+        let include = opts
+            .include_object
+            .as_deref()
+            .map(IncludeObject::parse)
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Some(TableSpec {
+            group: group.to_owned(),
+            kind: kind.to_owned(),
+            include,
+        }))
+    };
     if route.gvr.group.is_empty() && route.gvr.version == "v1" && route.gvr.resource == "containers"
     {
-        return containers(store, principal, route, &opts, now);
+        let mut shape = ListShape::new("ContainerList", "v1");
+        shape.table = table("", "Container")?;
+        return containers(store, principal, route, &opts, shape, now);
     }
     let rtype = resource_types::resolve(store, &route.gvr)?;
     if rtype.group.is_empty() && rtype.resource == "secrets" {
@@ -39,8 +72,9 @@ pub fn handle<'s>(
     let mut filter = Predicate::default();
     filter.resource_type(&rtype);
     filter.authorized_for(principal);
+    let table = table(&rtype.group, &rtype.kind)?;
     if let Some(name) = &route.name {
-        return get(store, &rtype, route, filter, name);
+        return get(store, &rtype, route, filter, name, table, now);
     }
     apply_list_options(
         &mut filter,
@@ -49,16 +83,19 @@ pub fn handle<'s>(
         &opts,
         Column::Name,
     )?;
-    let shape = if opts.only_metadata {
+    // Table rows need whole objects, so a Table ignores onlyMetadata.
+    let only_metadata = opts.only_metadata && table.is_none();
+    let mut shape = if only_metadata {
         ListShape::new("PartialObjectMetadataList", "meta.k8s.io/v1")
     } else {
         ListShape::new(format!("{}List", rtype.kind), rtype.api_version())
     };
+    shape.table = table;
     let plan = ListPlan {
         source: Source::Objects,
         filter,
         order: Order::with_keys(opts.order_by.clone(), Source::Objects),
-        projection: if opts.only_metadata {
+        projection: if only_metadata {
             Projection::Metadata
         } else {
             Projection::Object
@@ -142,6 +179,8 @@ fn get<'s>(
     route: &ResourceRoute,
     mut filter: Predicate,
     name: &str,
+    table: Option<TableSpec>,
+    now: i64,
 ) -> ApiResult<Response<'s>> {
     let cluster = route.cluster.as_ref().ok_or_else(|| {
         ApiError::bad_request(format!(
@@ -166,10 +205,21 @@ fn get<'s>(
         .and_then(|row| row.into_iter().next())
         .and_then(SqlValue::into_string)
         .ok_or_else(|| ApiError::object_not_found(&rtype.group, &rtype.resource, name))?;
+    let body = match table {
+        None => object.into_bytes(),
+        Some(t) => {
+            let meta = ListMeta::default();
+            let (mut writer, mut out) =
+                TableWriter::head(&t.group, &t.kind, t.include, now, Some(&meta));
+            writer.row(&mut out, &object);
+            writer.tail(&mut out, &meta);
+            out
+        }
+    };
     Ok(Response {
         status: 200,
         content_type: JSON,
-        body: Body::Full(object.into_bytes()),
+        body: Body::Full(body),
     })
 }
 
@@ -181,6 +231,7 @@ fn containers<'s>(
     principal: &Principal,
     route: &ResourceRoute,
     opts: &ListOptions,
+    shape: ListShape,
     now: i64,
 ) -> ApiResult<Response<'s>> {
     let pods = catalog::lookup_resource("", "pods")
@@ -205,11 +256,5 @@ fn containers<'s>(
         order: Order::with_keys(opts.order_by.clone(), Source::Containers),
         projection: Projection::Container,
     };
-    list_response(
-        store,
-        plan,
-        ListShape::new("ContainerList", "v1"),
-        opts,
-        now,
-    )
+    list_response(store, plan, shape, opts, now)
 }
