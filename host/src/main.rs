@@ -10,6 +10,7 @@ mod server;
 mod spin_imports;
 mod state;
 mod status;
+mod tls;
 mod variables;
 
 use anyhow::{Context, Result};
@@ -43,6 +44,14 @@ struct Cli {
     /// Longest a request may run before it is answered 504.
     #[arg(long, env = "EDGEPEDIA_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     request_timeout_secs: u64,
+    /// Also serve HTTPS here (kubectl sends tokens only over TLS).
+    #[arg(long, env = "EDGEPEDIA_TLS_LISTEN")]
+    tls_listen: Option<String>,
+    /// Certificate (PEM) for --tls-listen; default: a self-signed one for localhost.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
     /// Largest request body accepted (413 beyond), like hosted Spin platforms.
     #[arg(long, env = "EDGEPEDIA_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
     max_body_bytes: usize,
@@ -106,6 +115,17 @@ async fn run() -> Result<()> {
         .await
         .with_context(|| format!("listening on {}", cli.listen))?;
     let addr = listener.local_addr()?;
+    let tls = match &cli.tls_listen {
+        Some(tls_addr) => {
+            let acceptor =
+                tls::acceptor(cli.tls_cert.as_deref(), cli.tls_key.as_deref(), &state_dir)?;
+            let listener = tokio::net::TcpListener::bind(tls_addr)
+                .await
+                .with_context(|| format!("listening on {tls_addr}"))?;
+            Some((listener, acceptor))
+        }
+        None => None,
+    };
     eprintln!(
         "edgepedia-host: {} ({}) ready in {:.0} ms, state in {}; variables: {}",
         app.source.display(),
@@ -124,6 +144,12 @@ async fn run() -> Result<()> {
         println!("dev admin token (30 days):\n\nexport TOKEN={token}\n");
         println!("try:\n  curl -H \"Authorization: Bearer $TOKEN\" http://{addr}/apis/clusterpedia.io/v1beta1/resources/api/v1/pods\n");
     }
+    if let Some((listener, _)) = &tls {
+        println!(
+            "edgepedia-host listening on https://{}",
+            listener.local_addr()?
+        );
+    }
     println!("edgepedia-host listening on http://{addr}");
     std::io::stdout().flush()?;
 
@@ -138,5 +164,16 @@ async fn run() -> Result<()> {
         eprintln!("edgepedia-host: shutting down");
         let _ = stop.send(true);
     });
-    server.serve(listener, stopped).await
+    match tls {
+        Some((tls_listener, acceptor)) => {
+            let https = tokio::spawn(server.clone().serve(
+                tls_listener,
+                Some(acceptor),
+                stopped.clone(),
+            ));
+            server.serve(listener, None, stopped).await?;
+            https.await?
+        }
+        None => server.serve(listener, None, stopped).await,
+    }
 }

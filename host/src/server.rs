@@ -29,9 +29,11 @@ pub struct Server {
 }
 
 impl Server {
+    /// Serves `listener` (over TLS when an acceptor is given) until `shutdown`.
     pub async fn serve(
         self: Arc<Self>,
         listener: TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
         shutdown: tokio::sync::watch::Receiver<bool>,
     ) -> Result<()> {
         let mut connections = tokio::task::JoinSet::new();
@@ -44,20 +46,15 @@ impl Server {
                         Err(e) => { eprintln!("edgepedia-host: accept: {e}"); continue; }
                     };
                     let server = self.clone();
-                    let mut stop = shutdown.clone();
+                    let stop = shutdown.clone();
+                    let tls = tls.clone();
                     connections.spawn(async move {
-                        let service = hyper::service::service_fn(move |req| {
-                            let server = server.clone();
-                            async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
-                        });
-                        let conn = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
-                        tokio::pin!(conn);
-                        tokio::select! {
-                            _ = conn.as_mut() => {}
-                            _ = stop.changed() => {
-                                conn.as_mut().graceful_shutdown();
-                                let _ = conn.await;
-                            }
+                        match tls {
+                            None => server.serve_connection(stream, stop).await,
+                            Some(acceptor) => match acceptor.accept(stream).await {
+                                Ok(stream) => server.serve_connection(stream, stop).await,
+                                Err(e) => eprintln!("edgepedia-host: TLS handshake: {e}"),
+                            },
                         }
                     });
                 }
@@ -71,6 +68,31 @@ impl Server {
         })
         .await;
         Ok(())
+    }
+
+    async fn serve_connection<S>(
+        self: Arc<Self>,
+        stream: S,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let server = self.clone();
+        let service = hyper::service::service_fn(move |req| {
+            let server = server.clone();
+            async move { Ok::<_, std::convert::Infallible>(server.handle(req).await) }
+        });
+        let conn = http1::Builder::new()
+            .keep_alive(true)
+            .serve_connection(TokioIo::new(stream), service);
+        tokio::pin!(conn);
+        tokio::select! {
+            _ = conn.as_mut() => {}
+            _ = stop.changed() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
     }
 
     async fn handle(

@@ -38,6 +38,8 @@ pub fn agent_bin() -> PathBuf {
 pub struct Server {
     child: Child,
     pub base: String,
+    /// The HTTPS listener: kubectl sends tokens only over TLS.
+    pub tls_base: String,
     pub state: tempfile::TempDir,
 }
 
@@ -64,6 +66,8 @@ impl Server {
             .arg("127.0.0.1:0")
             .arg("--state-dir")
             .arg(state.path())
+            .arg("--tls-listen")
+            .arg("127.0.0.1:0")
             .env("SPIN_VARIABLE_JWT_HS256_SECRET", SECRET)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -87,18 +91,26 @@ impl Server {
         let mut child = receiver.recv().unwrap().expect("start edgepedia-host");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        let mut tls_base = String::new();
         let base = loop {
             let line = lines
                 .next()
                 .expect("edgepedia-host exited before listening")
                 .unwrap();
-            if let Some(url) = line.strip_prefix("edgepedia-host listening on ") {
-                break url.trim().to_owned();
+            match line.strip_prefix("edgepedia-host listening on ") {
+                Some(url) if url.starts_with("https://") => tls_base = url.trim().to_owned(),
+                Some(url) => break url.trim().to_owned(),
+                None => {}
             }
         };
         // Keep draining stdout so the host never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, base, state }
+        Server {
+            child,
+            base,
+            tls_base,
+            state,
+        }
     }
 
     /// One server per test binary, with the whole fixture pushed by the real sync-agent.
@@ -203,14 +215,20 @@ impl Server {
         (status, json)
     }
 
-    /// A kubeconfig for this server (`server` = base + `server_path`), written to the state dir.
+    /// A kubeconfig for this server's HTTPS listener (`server` = base + `server_path`),
+    /// written to the state dir.
     pub fn kubeconfig(&self, name: &str, server_path: &str, token: &str) -> PathBuf {
         let path = self.state.path().join(format!("kubeconfig-{name}.yaml"));
         let config = format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: e\n  cluster:\n    server: {}{server_path}\nusers:\n- name: u\n  user:\n    token: {token}\ncontexts:\n- name: c\n  context:\n    cluster: e\n    user: u\ncurrent-context: c\n",
-            self.base
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: e\n  cluster:\n    server: {}{server_path}\n    insecure-skip-tls-verify: true\nusers:\n- name: u\n  user:\n    token: {token}\ncontexts:\n- name: c\n  context:\n    cluster: e\n    user: u\ncurrent-context: c\n",
+            self.tls_base
         );
-        std::fs::write(&path, config).unwrap();
+        // Tests run in parallel and share names: write whole files, atomically.
+        let tmp = path.with_extension(
+            format!("tmp{:?}", std::thread::current().id()).replace(['(', ')'], ""),
+        );
+        std::fs::write(&tmp, config).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
         path
     }
 }
