@@ -12,16 +12,12 @@ use serde_json::{json, Value};
 /// What is being discovered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DiscoveryPath {
-    Version,
     /// `/api`: the core group's versions.
     CoreVersions,
     /// `/apis`: the named groups.
     Groups,
     /// `/api/v1` (group "") or `/apis/{group}/{version}`.
-    Resources {
-        group: String,
-        version: String,
-    },
+    Resources { group: String, version: String },
 }
 
 /// Kubernetes version we claim: the API surface we mirror (kubectl warns on large skew).
@@ -35,17 +31,6 @@ pub fn handle(
 ) -> ApiResult<Vec<u8>> {
     principal.require(Scope::Read)?;
     let body = match path {
-        DiscoveryPath::Version => json!({
-            "major": "1",
-            "minor": KUBE_MINOR,
-            "gitVersion": format!("v1.{KUBE_MINOR}.0+edgepedia.{}", env!("CARGO_PKG_VERSION")),
-            "gitCommit": "",
-            "gitTreeState": "clean",
-            "buildDate": "",
-            "goVersion": "",
-            "compiler": "wasm32-wasip2",
-            "platform": "spin/wasm32",
-        }),
         DiscoveryPath::CoreVersions => json!({
             "kind": "APIVersions",
             "versions": ["v1"],
@@ -64,6 +49,23 @@ pub fn handle(
         }
     };
     serde_json::to_vec(&body).map_err(|_| ApiError::internal())
+}
+
+/// `/version`: public, as on a Kubernetes API server (kubectl asks before authenticating).
+pub fn version() -> Vec<u8> {
+    json!({
+        "major": "1",
+        "minor": KUBE_MINOR,
+        "gitVersion": format!("v1.{KUBE_MINOR}.0+edgepedia.{}", env!("CARGO_PKG_VERSION")),
+        "gitCommit": "",
+        "gitTreeState": "clean",
+        "buildDate": "",
+        "goVersion": "",
+        "compiler": "wasm32-wasip2",
+        "platform": "spin/wasm32",
+    })
+    .to_string()
+    .into_bytes()
 }
 
 /// Distinct types stored in the clusters the caller may see (and the route's cluster).

@@ -47,14 +47,16 @@ fn dispatch<'s>(
     now: i64,
 ) -> ApiResult<Response<'s>> {
     let route = route::parse(req.method, req.path);
-    if let Ok(Route::Health) = route {
-        return Ok(Response::json(200, br#"{"status":"ok"}"#.to_vec()));
+    match route {
+        Ok(Route::Health) => return Ok(Response::json(200, br#"{"status":"ok"}"#.to_vec())),
+        Ok(Route::Version) => return Ok(Response::json(200, discovery::version())),
+        _ => {}
     }
     let principal = AuthConfig::from_variables(vars).authenticate(req.authorization)?;
     let route = route?;
     migrations::ensure_schema(store)?;
     match route {
-        Route::Health => unreachable!("answered above"),
+        Route::Health | Route::Version => unreachable!("answered above"),
         Route::Resource(r) => read::handle(store, &principal, &r, req.query, req.accept, now),
         Route::Discovery(cluster, path) => Ok(Response::json(
             200,

@@ -75,6 +75,8 @@ impl IngestRoute {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
     Health,
+    /// `/version`, at the root or under the resources prefix: public.
+    Version,
     Resource(ResourceRoute),
     /// Discovery under the resources prefix, for kubectl; the cluster when per-cluster.
     Discovery(Option<ClusterName>, DiscoveryPath),
@@ -100,6 +102,7 @@ pub fn parse(method: Method, path: &str) -> ApiResult<Route> {
     let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
     match segs.as_slice() {
         ["healthz"] | ["readyz"] | ["livez"] => Ok(Route::Health),
+        ["version"] => Ok(Route::Version),
         _ if path.starts_with(ingest::PREFIX) => parse_ingest(method, &segs[2..]),
         _ => {
             let route = parse_read(&segs)?;
@@ -171,8 +174,10 @@ fn parse_read(segs: &[&str]) -> ApiResult<Route> {
 
 /// `api/{v}/…` or `apis/{g}/{v}/…`; `apis/apps/batch/v1` is the seed's spelling of `batch/v1`.
 fn parse_resource(cluster: Option<ClusterName>, segs: &[&str]) -> ApiResult<Route> {
+    if segs == ["version"] {
+        return Ok(Route::Version);
+    }
     let discovery = match segs {
-        ["version"] => Some(DiscoveryPath::Version),
         ["api"] => Some(DiscoveryPath::CoreVersions),
         ["apis"] => Some(DiscoveryPath::Groups),
         ["api", version] => Some(DiscoveryPath::Resources {
