@@ -8,6 +8,7 @@ use crate::plan::{Column, Direction};
 use crate::selector::field::{self, FieldSelector};
 use crate::selector::label::{self, LabelSelector};
 use crate::selector::{Operator, Requirement};
+use crate::where_sql::WhereSql;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use edgepedia_api::ClusterName;
 
@@ -37,7 +38,7 @@ pub struct ListOptions {
     pub with_remaining_count: bool,
     pub only_metadata: bool,
     pub include_object: Option<String>,
-    pub where_sql: Option<String>,
+    pub where_sql: Option<WhereSql>,
     /// `collectionresources/any`: `apps`, `apps/v1`.
     pub groups: Vec<String>,
     /// `collectionresources/any`: `pods`, `apps/deployments`.
@@ -125,7 +126,7 @@ impl ListOptions {
             }
             "onlyMetadata" => self.only_metadata = parse_bool("onlyMetadata", value)?,
             "includeObject" => self.include_object = Some(value.to_owned()),
-            "whereSQL" => self.where_sql = Some(value.to_owned()),
+            "whereSQL" => self.where_sql = Some(WhereSql::parse(value)?),
             "groups" => self.groups.extend(comma_list(value)),
             "resources" => self.resources.extend(comma_list(value)),
             "watch" if parse_bool("watch", value)? => {

@@ -158,6 +158,11 @@ pub fn apply_list_options(
     for r in &opts.fields.requirements {
         filter.field(r);
     }
+    if let Some(where_sql) = &opts.where_sql {
+        let mut params = Vec::new();
+        let sql = where_sql.to_sql(&mut params);
+        filter.push_clause(sql, params);
+    }
     if let Some(owner) = &opts.owner {
         let cluster = match (route_cluster, opts.clusters.as_slice()) {
             (Some(c), _) => c,

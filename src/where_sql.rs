@@ -1,0 +1,490 @@
+//! Clusterpedia's `whereSQL`, made safe: the text is parsed with a real SQL parser
+//! (`sqlparser`, SQLite dialect) as one expression, converted into our own small AST that can
+//! only express the allowlist of DESIGN §3, and rendered back with every literal bound as a
+//! parameter. The result is ANDed with the caller's authorization predicate by the planner.
+//!
+//! Allowed: the columns cluster, namespace, name, group, version, resource, kind, uid,
+//! owner_uid, created_at, resource_version; `json_extract(object, '$.path')`; `=`, `==`, `!=`,
+//! `<>`, `<`, `<=`, `>`, `>=`, `[NOT] IN (literals…)`, `[NOT] LIKE` (with `ESCAPE`),
+//! `[NOT] BETWEEN`, `IS [NOT] NULL`, `AND`, `OR`, `NOT`, parentheses; string, number, NULL and
+//! boolean literals. Everything else is a 400 naming what was refused.
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::SqlValue;
+use sqlparser::ast::{
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, InTarget, ObjectNamePart, UnaryOperator, Value,
+};
+use sqlparser::dialect::SQLiteDialect;
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+
+pub const MAX_LEN: usize = 4096;
+const MAX_DEPTH: usize = 64;
+const MAX_IN_ITEMS: usize = 1000;
+
+/// (name in whereSQL, stored column).
+const COLUMNS: &[(&str, &str)] = &[
+    ("cluster", "cluster"),
+    ("namespace", "namespace"),
+    ("name", "name"),
+    ("group", "api_group"),
+    ("version", "version"),
+    ("resource", "resource"),
+    ("kind", "kind"),
+    ("uid", "uid"),
+    ("owner_uid", "owner_uid"),
+    ("created_at", "created_at"),
+    ("resource_version", "resource_version"),
+];
+
+#[derive(Debug, Clone, PartialEq)]
+enum Operand {
+    Column(&'static str),
+    /// `json_extract(object, path)`.
+    Json(String),
+    Literal(SqlValue),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Cond {
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+    Not(Box<Cond>),
+    Compare(Operand, &'static str, Operand),
+    In { expr: Operand, list: Vec<Operand>, negated: bool },
+    Like { expr: Operand, pattern: Operand, escape: Option<Operand>, negated: bool },
+    Between { expr: Operand, low: Operand, high: Operand, negated: bool },
+    IsNull { expr: Operand, negated: bool },
+}
+
+/// A validated whereSQL expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhereSql(Cond);
+
+fn refuse(message: impl std::fmt::Display) -> ApiError {
+    ApiError::bad_request(format!("whereSQL: {message}"))
+}
+
+impl WhereSql {
+    pub fn parse(input: &str) -> ApiResult<Self> {
+        if input.len() > MAX_LEN {
+            return Err(refuse(format!("longer than {MAX_LEN} bytes")));
+        }
+        let dialect = SQLiteDialect {};
+        let tokens = Tokenizer::new(&dialect, input)
+            .tokenize()
+            .map_err(|e| refuse(format!("cannot parse: {e}")))?;
+        for token in &tokens {
+            match token {
+                Token::Whitespace(Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_)) => {
+                    return Err(refuse("comments are not allowed"))
+                }
+                Token::SemiColon => return Err(refuse("only one expression is allowed (found ';')")),
+                _ => {}
+            }
+        }
+        let mut parser = Parser::new(&dialect).with_tokens(tokens);
+        let expr = parser.parse_expr().map_err(|e| refuse(format!("cannot parse: {e}")))?;
+        let next = parser.peek_token();
+        if next.token != Token::EOF {
+            return Err(refuse(format!("unexpected {} after the expression", next.token)));
+        }
+        Ok(Self(condition(&expr, 0)?))
+    }
+
+    /// SQL over the `objects` columns, parenthesized, with `?` for every literal (pushed onto
+    /// `params` in order).
+    pub fn to_sql(&self, params: &mut Vec<SqlValue>) -> String {
+        render(&self.0, params)
+    }
+}
+
+fn condition(expr: &Expr, depth: usize) -> ApiResult<Cond> {
+    if depth > MAX_DEPTH {
+        return Err(refuse(format!("nested deeper than {MAX_DEPTH} levels")));
+    }
+    let next = depth + 1;
+    Ok(match expr {
+        Expr::Nested(inner) => condition(inner, next)?,
+        Expr::BinaryOp { left, op, right } => match op {
+            BinaryOperator::And => Cond::And(Box::new(condition(left, next)?), Box::new(condition(right, next)?)),
+            BinaryOperator::Or => Cond::Or(Box::new(condition(left, next)?), Box::new(condition(right, next)?)),
+            BinaryOperator::Eq => Cond::Compare(operand(left, next)?, "=", operand(right, next)?),
+            BinaryOperator::NotEq => Cond::Compare(operand(left, next)?, "!=", operand(right, next)?),
+            BinaryOperator::Lt => Cond::Compare(operand(left, next)?, "<", operand(right, next)?),
+            BinaryOperator::LtEq => Cond::Compare(operand(left, next)?, "<=", operand(right, next)?),
+            BinaryOperator::Gt => Cond::Compare(operand(left, next)?, ">", operand(right, next)?),
+            BinaryOperator::GtEq => Cond::Compare(operand(left, next)?, ">=", operand(right, next)?),
+            other => return Err(refuse(format!("operator {other} is not allowed"))),
+        },
+        Expr::UnaryOp { op: UnaryOperator::Not, expr } => Cond::Not(Box::new(condition(expr, next)?)),
+        Expr::IsNull(e) => Cond::IsNull { expr: operand(e, next)?, negated: false },
+        Expr::IsNotNull(e) => Cond::IsNull { expr: operand(e, next)?, negated: true },
+        Expr::In { expr, target, negated, .. } => match target {
+            InTarget::List(items) => {
+                if items.len() > MAX_IN_ITEMS {
+                    return Err(refuse(format!("IN lists are limited to {MAX_IN_ITEMS} items")));
+                }
+                Cond::In {
+                    expr: operand(expr, next)?,
+                    list: items.iter().map(|i| operand(i, next)).collect::<ApiResult<_>>()?,
+                    negated: *negated,
+                }
+            }
+            InTarget::Subquery(_) => return Err(refuse("subqueries are not allowed")),
+            _ => return Err(refuse("only IN (value, …) lists are allowed")),
+        },
+        Expr::Between { expr, negated, low, high } => Cond::Between {
+            expr: operand(expr, next)?,
+            low: operand(low, next)?,
+            high: operand(high, next)?,
+            negated: *negated,
+        },
+        Expr::Like { negated, any: false, expr, pattern, escape_char } => Cond::Like {
+            expr: operand(expr, next)?,
+            pattern: operand(pattern, next)?,
+            escape: escape_char.as_deref().map(|e| operand(e, next)).transpose()?,
+            negated: *negated,
+        },
+        Expr::Subquery(_) | Expr::Exists { .. } => return Err(refuse("subqueries are not allowed")),
+        other => return Err(refuse(format!("{} is not allowed here; expected a condition", describe(other)))),
+    })
+}
+
+fn operand(expr: &Expr, depth: usize) -> ApiResult<Operand> {
+    if depth > MAX_DEPTH {
+        return Err(refuse(format!("nested deeper than {MAX_DEPTH} levels")));
+    }
+    Ok(match expr {
+        Expr::Nested(inner) => operand(inner, depth + 1)?,
+        Expr::Identifier(ident) => column(&ident.value)?,
+        Expr::CompoundIdentifier(parts) => match parts.as_slice() {
+            [table, col] if table.value.eq_ignore_ascii_case("objects") => column(&col.value)?,
+            _ => return Err(refuse("qualified names are not allowed: only the columns of this resource can be used")),
+        },
+        Expr::Value(v) => Operand::Literal(literal(&v.value)?),
+        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match expr.as_ref() {
+            Expr::Value(v) => match literal(&v.value)? {
+                SqlValue::Integer(i) => Operand::Literal(SqlValue::Integer(-i)),
+                SqlValue::Real(f) => Operand::Literal(SqlValue::Real(-f)),
+                _ => return Err(refuse("'-' applies to numbers only")),
+            },
+            _ => return Err(refuse("arithmetic is not allowed")),
+        },
+        Expr::Function(f) => {
+            let name = match f.name.0.as_slice() {
+                [ObjectNamePart::Identifier(ident)] => ident.value.to_ascii_lowercase(),
+                _ => return Err(refuse("qualified function names are not allowed")),
+            };
+            if name != "json_extract" {
+                return Err(refuse(format!("function {name}() is not allowed; only json_extract(object, '$.path')")));
+            }
+            let args = match &f.args {
+                FunctionArguments::List(list) if list.duplicate_treatment.is_none() && list.clauses.is_empty() => &list.args,
+                FunctionArguments::Subquery(_) => return Err(refuse("subqueries are not allowed")),
+                _ => return Err(refuse("json_extract takes exactly (object, '$.path')")),
+            };
+            if f.filter.is_some() || f.over.is_some() || !f.within_group.is_empty() || !matches!(f.parameters, FunctionArguments::None) {
+                return Err(refuse("json_extract takes exactly (object, '$.path')"));
+            }
+            match args.as_slice() {
+                [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(obj))), FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(path)))]
+                    if obj.value.eq_ignore_ascii_case("object") =>
+                {
+                    match &path.value {
+                        Value::SingleQuotedString(p) if is_json_path(p) => Operand::Json(p.clone()),
+                        _ => return Err(refuse("the json_extract path must be a literal like '$.status.phase' or '$.metadata.labels.\"app\"'")),
+                    }
+                }
+                _ => return Err(refuse("json_extract takes exactly (object, '$.path')")),
+            }
+        }
+        Expr::Subquery(_) | Expr::Exists { .. } => return Err(refuse("subqueries are not allowed")),
+        Expr::BinaryOp { op, .. } => return Err(refuse(format!("operator {op} is not allowed in a value"))),
+        other => return Err(refuse(format!("{} is not allowed", describe(other)))),
+    })
+}
+
+fn column(name: &str) -> ApiResult<Operand> {
+    if name.eq_ignore_ascii_case("object") {
+        return Err(refuse("the object column is only allowed as json_extract(object, '$.path')"));
+    }
+    COLUMNS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, c)| Operand::Column(c))
+        .ok_or_else(|| {
+            let allowed: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
+            refuse(format!("unknown column {name:?}; allowed: {}", allowed.join(", ")))
+        })
+}
+
+fn literal(value: &Value) -> ApiResult<SqlValue> {
+    Ok(match value {
+        Value::SingleQuotedString(s) => SqlValue::Text(s.clone()),
+        Value::Number(n, _) => match n.parse::<i64>() {
+            Ok(i) => SqlValue::Integer(i),
+            Err(_) => SqlValue::Real(n.parse::<f64>().map_err(|_| refuse(format!("cannot read the number {n}")))?),
+        },
+        Value::Null => SqlValue::Null,
+        Value::Boolean(b) => SqlValue::Integer(i64::from(*b)),
+        Value::Placeholder(p) => return Err(refuse(format!("placeholders ({p}) are not allowed"))),
+        Value::DoubleQuotedString(s) => return Err(refuse(format!("unknown column {s:?}; write text in single quotes"))),
+        other => return Err(refuse(format!("the literal {other} is not allowed; use 'text', numbers, NULL, TRUE or FALSE"))),
+    })
+}
+
+/// `$`, then `.key`, `."quoted key"` or `[index]` segments.
+fn is_json_path(path: &str) -> bool {
+    let Some(mut rest) = path.strip_prefix('$') else { return false };
+    let key_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix(".\"") {
+            let Some(end) = r.find('"') else { return false };
+            let key = &r[..end];
+            if key.is_empty() || !key.chars().all(|c| key_char(c) || c == '.' || c == '/') {
+                return false;
+            }
+            rest = &r[end + 1..];
+        } else if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(|c: char| !key_char(c)).unwrap_or(r.len());
+            if end == 0 {
+                return false;
+            }
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let Some(end) = r.find(']') else { return false };
+            if end == 0 || !r[..end].bytes().all(|b| b.is_ascii_digit()) {
+                return false;
+            }
+            rest = &r[end + 1..];
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+/// A readable name for a refused construct.
+fn describe(expr: &Expr) -> String {
+    match expr {
+        Expr::Case { .. } => "CASE".into(),
+        Expr::Cast { .. } => "CAST".into(),
+        Expr::Collate { .. } => "COLLATE".into(),
+        Expr::Function(f) => format!("function {}()", f.name),
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_) => format!("the value {expr}"),
+        Expr::Like { any: true, .. } | Expr::ILike { .. } => "ILIKE / LIKE ANY".into(),
+        Expr::RLike { .. } => "REGEXP/RLIKE".into(),
+        Expr::SimilarTo { .. } => "SIMILAR TO".into(),
+        Expr::UnaryOp { op, .. } => format!("operator {op}"),
+        other => {
+            let text = other.to_string();
+            format!("the expression {:?}", text.chars().take(40).collect::<String>())
+        }
+    }
+}
+
+fn render_operand(o: &Operand, params: &mut Vec<SqlValue>) -> String {
+    match o {
+        Operand::Column(c) => (*c).to_owned(),
+        Operand::Json(path) => {
+            params.push(SqlValue::Text(path.clone()));
+            "json_extract(object, ?)".to_owned()
+        }
+        Operand::Literal(v) => {
+            params.push(v.clone());
+            "?".to_owned()
+        }
+    }
+}
+
+fn render(c: &Cond, params: &mut Vec<SqlValue>) -> String {
+    let not = |negated: bool| if negated { "NOT " } else { "" };
+    match c {
+        Cond::And(a, b) => format!("({} AND {})", render(a, params), render(b, params)),
+        Cond::Or(a, b) => format!("({} OR {})", render(a, params), render(b, params)),
+        Cond::Not(a) => format!("(NOT {})", render(a, params)),
+        Cond::Compare(l, op, r) => format!("({} {op} {})", render_operand(l, params), render_operand(r, params)),
+        Cond::In { expr, list, negated } => {
+            let e = render_operand(expr, params);
+            let items: Vec<String> = list.iter().map(|i| render_operand(i, params)).collect();
+            format!("({e} {}IN ({}))", not(*negated), items.join(", "))
+        }
+        Cond::Like { expr, pattern, escape, negated } => {
+            let e = render_operand(expr, params);
+            let p = render_operand(pattern, params);
+            match escape {
+                Some(esc) => format!("({e} {}LIKE {p} ESCAPE {})", not(*negated), render_operand(esc, params)),
+                None => format!("({e} {}LIKE {p})", not(*negated)),
+            }
+        }
+        Cond::Between { expr, low, high, negated } => {
+            let e = render_operand(expr, params);
+            let lo = render_operand(low, params);
+            let hi = render_operand(high, params);
+            format!("({e} {}BETWEEN {lo} AND {hi})", not(*negated))
+        }
+        Cond::IsNull { expr, negated } => format!("({} IS {}NULL)", render_operand(expr, params), not(*negated)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::rusqlite_store::RusqliteStore;
+    use crate::store::Store;
+
+    fn store() -> RusqliteStore {
+        let store = RusqliteStore::open_in_memory().unwrap();
+        crate::migrations::ensure_schema(&store).unwrap();
+        for (cluster, ns, name, group, phase, created) in [
+            ("global", "web", "a", "apps", "Running", "2024-01-01T00:00:00Z"),
+            ("c1", "kube-system", "b", "apps", "Pending", "2024-06-01T00:00:00Z"),
+            ("c1", "default", "c", "", "Running", "2025-01-01T00:00:00Z"),
+            ("c2", "web", "d_x", "batch", "Failed", "2025-06-01T00:00:00Z"),
+        ] {
+            let object = format!(r#"{{"metadata":{{"labels":{{"app.kubernetes.io/name":"{name}"}}}},"status":{{"phase":"{phase}"}},"spec":{{"replicas":{}}}}}"#, name.len());
+            store
+                .execute(
+                    "INSERT INTO objects (api_group, version, resource, kind, cluster, namespace, name, uid, synced_at, created_at, object)
+                     VALUES (?, 'v1', 'things', 'Thing', ?, ?, ?, ?, 0, ?, ?)",
+                    &[group.into(), cluster.into(), ns.into(), name.into(), format!("uid-{name}").into(), created.into(), object.into()],
+                )
+                .unwrap();
+        }
+        store
+    }
+
+    fn names(store: &RusqliteStore, input: &str) -> Vec<String> {
+        let w = WhereSql::parse(input).unwrap_or_else(|e| panic!("{input}: {}", e.message));
+        let mut params = Vec::new();
+        let sql = format!("SELECT name FROM objects WHERE {} ORDER BY name", w.to_sql(&mut params));
+        store.query(&sql, &params).unwrap().into_iter().map(|r| r[0].as_str().unwrap().to_owned()).collect()
+    }
+
+    #[test]
+    fn the_seed_example_binds_three_parameters() {
+        let w = WhereSql::parse("(cluster='global') OR (namespace IN ('kube-system','default'))").unwrap();
+        let mut params = Vec::new();
+        assert_eq!(w.to_sql(&mut params), "((cluster = ?) OR (namespace IN (?, ?)))");
+        assert_eq!(params, vec![SqlValue::from("global"), SqlValue::from("kube-system"), SqlValue::from("default")]);
+        assert_eq!(names(&store(), "(cluster='global') OR (namespace IN ('kube-system','default'))"), ["a", "b", "c"]);
+    }
+
+    #[test]
+    fn every_allowed_construct_selects_the_right_rows() {
+        let s = store();
+        for (input, want) in [
+            ("cluster = 'c1'", vec!["b", "c"]),
+            ("cluster == 'c1' AND NOT namespace = 'default'", vec!["b"]),
+            ("cluster != 'c1'", vec!["a", "d_x"]),
+            ("cluster <> 'c1' AND name >= 'b'", vec!["d_x"]),
+            ("\"group\" = 'apps'", vec!["a", "b"]),
+            ("objects.namespace NOT IN ('web')", vec!["b", "c"]),
+            ("name LIKE 'd%'", vec!["d_x"]),
+            ("name LIKE 'd!_%' ESCAPE '!'", vec!["d_x"]),
+            ("name NOT LIKE '%x'", vec!["a", "b", "c"]),
+            ("created_at BETWEEN '2024-03-01' AND '2025-03-01'", vec!["b", "c"]),
+            ("created_at NOT BETWEEN '2024-03-01' AND '2025-03-01'", vec!["a", "d_x"]),
+            ("owner_uid IS NULL AND uid IS NOT NULL", vec!["a", "b", "c", "d_x"]),
+            ("json_extract(object, '$.status.phase') = 'Running'", vec!["a", "c"]),
+            ("json_extract(object, '$.spec.replicas') > 1", vec!["d_x"]),
+            ("json_extract(object, '$.metadata.labels.\"app.kubernetes.io/name\"') IN ('a', 'c')", vec!["a", "c"]),
+            ("((cluster = 'c2') OR (cluster = 'global')) AND TRUE = 1", vec!["a", "d_x"]),
+            ("json_extract(object, '$.spec.replicas') = -1 OR 1 = 1", vec!["a", "b", "c", "d_x"]),
+        ] {
+            assert_eq!(names(&s, input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn injection_corpus_is_refused_and_changes_nothing() {
+        let s = store();
+        let count = |s: &RusqliteStore| s.query("SELECT count(*) FROM objects", &[]).unwrap()[0][0].clone();
+        let before = count(&s);
+        let long = format!("name = '{}'", "x".repeat(MAX_LEN));
+        let deep = format!("{}cluster = 'a'{}", "(".repeat(200), ")".repeat(200));
+        let many = format!("name IN ({})", vec!["'x'"; MAX_IN_ITEMS + 1].join(","));
+        let corpus = [
+            "cluster = 'a' UNION SELECT name FROM objects",
+            "'; DROP TABLE objects; --",
+            "1=1; DELETE FROM objects",
+            "cluster = 'a'; DROP TABLE objects",
+            "cluster = 'a' OR 1=1 --",
+            "cluster = 'a' /* comment */",
+            "/**/cluster = 'a'",
+            "(SELECT count(*) FROM objects) > 0",
+            "EXISTS (SELECT 1)",
+            "name IN (SELECT name FROM clusters)",
+            "name = (SELECT name FROM sqlite_master)",
+            "sqlite_master.name = 'objects'",
+            "name IN (SELECT sql FROM sqlite_schema)",
+            "load_extension('evil')",
+            "load_extension('evil') = 1",
+            "sqlite_version() = '3'",
+            "randomblob(10) = x",
+            "char(65) = name",
+            "hex(name) = '61'",
+            "upper(name) = 'A'",
+            "PRAGMA table_info(objects)",
+            "ATTACH DATABASE '/tmp/x' AS x",
+            "json_extract(secret_data, '$.x') = 1",
+            "json_extract(object, '$.a'') OR 1=1 --') = 1",
+            "json_extract(object, '$.a)') = 1",
+            "json_extract(object, '$.a\"b') = 1",
+            "json_extract(object, name) = 1",
+            "json_extract(object, '$.a', '$.b') = 1",
+            "json_extract(object) = 1",
+            "json(object) = '{}'",
+            "object = '{}'",
+            "object LIKE '%password%'",
+            "X'41' = name",
+            "name = :param",
+            "name = ?",
+            "name = $1",
+            "name = @x",
+            "cluster COLLATE NOCASE = 'a'",
+            "CASE WHEN 1 THEN 1 END = 1",
+            "CAST(name AS INTEGER) = 1",
+            "name || 'x' = 'ax'",
+            "name + 1 = 2",
+            "name GLOB '*'",
+            "name REGEXP '.*'",
+            "name MATCH 'x'",
+            "main.objects.name = 'a'",
+            "clusters.name = 'a'",
+            "`objects`.`object` = 1",
+            "[clusters].name = 'a'",
+            "password = 'x'",
+            "\"password\" = 'x'",
+            "name = \"a\"",
+            "cluster",
+            "'a'",
+            "1",
+            "",
+            "cluster = 'a' ORDER BY name",
+            "cluster = 'a' LIMIT 1",
+            "cluster = 'a') OR (1=1",
+            "name = 'ａ' ; DROP TABLE objects",
+            "name\u{0}= 'a'",
+            &long,
+            &deep,
+            &many,
+        ];
+        assert!(corpus.len() >= 60);
+        for input in corpus {
+            let err = WhereSql::parse(input).expect_err(input);
+            assert_eq!(err.code, 400, "{input}");
+            assert!(err.message.starts_with("whereSQL: "), "{input}: {}", err.message);
+        }
+        assert_eq!(count(&s), before);
+        // Messages name what was refused.
+        let message = |input: &str| WhereSql::parse(input).unwrap_err().message;
+        assert!(message("upper(name) = 'A'").contains("function upper() is not allowed"));
+        assert!(message("password = 'x'").contains("unknown column \"password\""));
+        assert!(message("1=1; DELETE FROM objects").contains("';'"));
+        assert!(message("cluster = 'a' -- x").contains("comments"));
+        assert!(message("EXISTS (SELECT 1)").contains("subqueries"));
+        assert!(message(&long).contains("longer than"));
+    }
+}
