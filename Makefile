@@ -4,6 +4,8 @@
 WASM := target/wasm32-wasip2/release/edgepedia.wasm
 STATE_DIR ?= $(or $(EDGEPEDIA_STATE_DIR),.spin)
 export EDGEPEDIA_LISTEN ?= 127.0.0.1:3000
+# kubectl sends tokens only over TLS: the local runtime also serves HTTPS (self-signed).
+export EDGEPEDIA_TLS_LISTEN ?= 127.0.0.1:3443
 
 .PHONY: up build wasm deps python-deps test lint bench
 
@@ -15,7 +17,7 @@ wasm: deps
 	cargo build --target wasm32-wasip2 --release -p edgepedia
 
 build: wasm
-	cargo build --release -p edgepedia-host -p sync-agent
+	cargo build --profile native -p edgepedia-host -p sync-agent
 
 # Real Spin when installed, else the bundled runtime on the same .wasm.
 up: build
@@ -25,7 +27,7 @@ up: build
 		SPIN_VARIABLE_JWT_HS256_SECRET=$${SPIN_VARIABLE_JWT_HS256_SECRET:-$$(cat $(STATE_DIR)/dev-jwt-secret)} \
 			spin up --listen $(EDGEPEDIA_LISTEN) --state-dir $(STATE_DIR); \
 	else \
-		target/release/edgepedia-host --manifest spin.toml --state-dir $(STATE_DIR) --dev-secret; \
+		target/native/edgepedia-host --manifest spin.toml --state-dir $(STATE_DIR) --dev-secret; \
 	fi
 
 python-deps:
@@ -40,4 +42,5 @@ test: build python-deps lint
 	cargo test --workspace
 
 bench: build
+	cargo bench -p edgepedia-host --bench runtime
 	cargo bench -p edgepedia --bench latency

@@ -35,10 +35,10 @@ pub fn handle(
         items.push(json!({
             "apiVersion": API_VERSION,
             "kind": "PediaCluster",
-            "metadata": { "name": cluster, "creationTimestamp": rfc3339(first_seen) },
+            "metadata": { "name": cluster, "creationTimestamp": crate::clock::rfc3339(first_seen) },
             "spec": {},
             "status": {
-                "lastSyncTime": rfc3339(last_sync),
+                "lastSyncTime": crate::clock::rfc3339(last_sync),
                 "agentVersion": agent_version,
                 "syncResources": sync_resources(store, &cluster)?,
             }
@@ -78,39 +78,8 @@ fn sync_resources(store: &dyn Store, cluster: &str) -> ApiResult<Vec<Value>> {
                 "kind": text(3),
                 "namespaced": int(4) != 0,
                 "objectCount": int(5),
-                "lastSyncTime": rfc3339(int(6)),
+                "lastSyncTime": crate::clock::rfc3339(int(6)),
             })
         })
         .collect())
-}
-
-/// Unix seconds → `2024-01-02T03:04:05Z` (civil-from-days, no date crate needed).
-pub fn rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn formats_rfc3339() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(super::rfc3339(1_704_164_645), "2024-01-02T03:04:05Z");
-        assert_eq!(super::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-    }
 }

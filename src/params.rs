@@ -9,7 +9,7 @@ use crate::selector::field::{self, FieldSelector};
 use crate::selector::label::{self, LabelSelector};
 use crate::selector::{Operator, Requirement};
 use crate::where_sql::WhereSql;
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use edgepedia_api::ClusterName;
 
 /// Deepest owner chain an owner query may follow (pods of a CronJob are seniority 1).
@@ -74,7 +74,7 @@ impl ListOptions {
     pub fn parse(query: &str) -> ApiResult<Self> {
         let mut opts = ListOptions::default();
         let mut owner = OwnerParams::default();
-        for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             opts.apply(&key, &value, &mut owner)?;
         }
         opts.owner = owner.resolve()?;
@@ -303,14 +303,24 @@ pub fn parse_time(name: &str, value: &str) -> ApiResult<String> {
             DateTime::from_timestamp(n, 0)
         }
         .ok_or_else(invalid)?
-    } else if let Ok(date) = NaiveDate::parse_from_str(value, "%Y-%m-%d") {
+    } else if let Some(date) = parse_date(value) {
         date.and_hms_opt(0, 0, 0).ok_or_else(invalid)?.and_utc()
     } else {
         DateTime::parse_from_rfc3339(value)
             .map_err(|_| invalid())?
             .with_timezone(&Utc)
     };
-    Ok(time.to_rfc3339_opts(SecondsFormat::Secs, true))
+    Ok(crate::clock::rfc3339(time.timestamp()))
+}
+
+/// `YYYY-MM-DD`, read by hand: chrono's strftime parser would grow the component.
+fn parse_date(value: &str) -> Option<NaiveDate> {
+    let mut parts = value.splitn(3, '-');
+    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
+    if y.len() != 4 || m.len() != 2 || d.len() != 2 {
+        return None;
+    }
+    NaiveDate::from_ymd_opt(y.parse().ok()?, m.parse().ok()?, d.parse().ok()?)
 }
 
 /// Kubernetes-style boolean: a bare parameter means true.

@@ -87,7 +87,7 @@ impl WhereSql {
         let expr = parser.parse_expr().map_err(|e| refuse(format!("cannot parse: {e}")))?;
         let next = parser.peek_token();
         if next.token != Token::EOF {
-            return Err(refuse(format!("unexpected {} after the expression", next.token)));
+            return Err(refuse("unexpected text after the expression (ORDER BY, LIMIT, … are not allowed)"));
         }
         Ok(Self(condition(&expr, 0)?))
     }
@@ -115,7 +115,7 @@ fn condition(expr: &Expr, depth: usize) -> ApiResult<Cond> {
             BinaryOperator::LtEq => Cond::Compare(operand(left, next)?, "<=", operand(right, next)?),
             BinaryOperator::Gt => Cond::Compare(operand(left, next)?, ">", operand(right, next)?),
             BinaryOperator::GtEq => Cond::Compare(operand(left, next)?, ">=", operand(right, next)?),
-            other => return Err(refuse(format!("operator {other} is not allowed"))),
+            other => return Err(refuse(format!("operator {} is not allowed", operator_name(other)))),
         },
         Expr::UnaryOp { op: UnaryOperator::Not, expr } => Cond::Not(Box::new(condition(expr, next)?)),
         Expr::IsNull(e) => Cond::IsNull { expr: operand(e, next)?, negated: false },
@@ -200,7 +200,7 @@ fn operand(expr: &Expr, depth: usize) -> ApiResult<Operand> {
             }
         }
         Expr::Subquery(_) | Expr::Exists { .. } => return Err(refuse("subqueries are not allowed")),
-        Expr::BinaryOp { op, .. } => return Err(refuse(format!("operator {op} is not allowed in a value"))),
+        Expr::BinaryOp { op, .. } => return Err(refuse(format!("operator {} is not allowed in a value", operator_name(op)))),
         other => return Err(refuse(format!("{} is not allowed", describe(other)))),
     })
 }
@@ -230,7 +230,7 @@ fn literal(value: &Value) -> ApiResult<SqlValue> {
         Value::Boolean(b) => SqlValue::Integer(i64::from(*b)),
         Value::Placeholder(p) => return Err(refuse(format!("placeholders ({p}) are not allowed"))),
         Value::DoubleQuotedString(s) => return Err(refuse(format!("unknown column {s:?}; write text in single quotes"))),
-        other => return Err(refuse(format!("the literal {other} is not allowed; use 'text', numbers, NULL, TRUE or FALSE"))),
+        _ => return Err(refuse("this kind of literal is not allowed; use 'text', numbers, NULL, TRUE or FALSE")),
     })
 }
 
@@ -265,22 +265,41 @@ fn is_json_path(path: &str) -> bool {
     true
 }
 
-/// A readable name for a refused construct.
-fn describe(expr: &Expr) -> String {
+/// A readable name for a refused construct. Kept to a fixed vocabulary: formatting the
+/// parsed AST back to SQL would pull sqlparser's whole printer into the component.
+fn describe(expr: &Expr) -> &'static str {
     match expr {
-        Expr::Case { .. } => "CASE".into(),
-        Expr::Cast { .. } => "CAST".into(),
-        Expr::Collate { .. } => "COLLATE".into(),
-        Expr::Function(f) => format!("function {}()", f.name),
-        Expr::Identifier(_) | Expr::CompoundIdentifier(_) | Expr::Value(_) => format!("the value {expr}"),
-        Expr::Like { any: true, .. } | Expr::ILike { .. } => "ILIKE / LIKE ANY".into(),
-        Expr::RLike { .. } => "REGEXP/RLIKE".into(),
-        Expr::SimilarTo { .. } => "SIMILAR TO".into(),
-        Expr::UnaryOp { op, .. } => format!("operator {op}"),
-        other => {
-            let text = other.to_string();
-            format!("the expression {:?}", text.chars().take(40).collect::<String>())
-        }
+        Expr::Case { .. } => "CASE",
+        Expr::Cast { .. } => "CAST",
+        Expr::Collate { .. } => "COLLATE",
+        Expr::Function(_) => "a function call",
+        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => "a bare column",
+        Expr::Value(_) => "a bare value",
+        Expr::Like { any: true, .. } | Expr::ILike { .. } => "ILIKE / LIKE ANY",
+        Expr::RLike { .. } => "REGEXP",
+        Expr::SimilarTo { .. } => "SIMILAR TO",
+        Expr::UnaryOp { .. } => "this unary operator",
+        Expr::Tuple(_) => "a tuple",
+        _ => "this kind of expression",
+    }
+}
+
+/// Operator spellings for messages, for the operators users are likely to try.
+fn operator_name(op: &BinaryOperator) -> &'static str {
+    match op {
+        BinaryOperator::StringConcat => "||",
+        BinaryOperator::Plus => "+",
+        BinaryOperator::Minus => "-",
+        BinaryOperator::Multiply => "*",
+        BinaryOperator::Divide => "/",
+        BinaryOperator::Modulo => "%",
+        BinaryOperator::BitwiseOr => "|",
+        BinaryOperator::BitwiseAnd => "&",
+        BinaryOperator::BitwiseXor => "^",
+        BinaryOperator::Regexp => "REGEXP",
+        BinaryOperator::Match => "MATCH",
+        BinaryOperator::Glob => "GLOB",
+        _ => "(this one)",
     }
 }
 

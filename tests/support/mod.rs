@@ -31,7 +31,7 @@ fn binary(env: &str, default: &str) -> PathBuf {
 }
 
 pub fn agent_bin() -> PathBuf {
-    binary("EDGEPEDIA_AGENT_BIN", "target/release/sync-agent")
+    binary("EDGEPEDIA_AGENT_BIN", "target/native/sync-agent")
 }
 
 /// A running host; killed when dropped, and by the kernel if the test process dies first.
@@ -52,7 +52,7 @@ impl Drop for Server {
 
 impl Server {
     pub fn start() -> Self {
-        let host = binary("EDGEPEDIA_HOST_BIN", "target/release/edgepedia-host");
+        let host = binary("EDGEPEDIA_HOST_BIN", "target/native/edgepedia-host");
         binary(
             "EDGEPEDIA_WASM",
             "target/wasm32-wasip2/release/edgepedia.wasm",
