@@ -571,18 +571,46 @@ fn collections_list_several_types() {
 fn where_sql_is_anded_with_authorization_and_never_escapes_it() {
     let h = fixture();
     let east_only = token("inventory:read", Some(vec!["east"]));
-    for q in ["cluster%20%3D%20'west'%20OR%201%20%3D%201", "1%20%3D%201", "NOT%20(cluster%20%3D%20'east')%20OR%20cluster%20%3D%20'east'"] {
-        let (s, l) = h.call(edgepedia::route::Method::Get, &format!("{PODS}?whereSQL={q}"), Some(&east_only), Vec::new());
+    for q in [
+        "cluster%20%3D%20'west'%20OR%201%20%3D%201",
+        "1%20%3D%201",
+        "NOT%20(cluster%20%3D%20'east')%20OR%20cluster%20%3D%20'east'",
+    ] {
+        let (s, l) = h.call(
+            edgepedia::route::Method::Get,
+            &format!("{PODS}?whereSQL={q}"),
+            Some(&east_only),
+            Vec::new(),
+        );
         assert_eq!(s, 200, "{l}");
-        let clusters: Vec<&str> = l["items"].as_array().unwrap().iter().map(|i| i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"].as_str().unwrap()).collect();
-        assert!(!clusters.is_empty() && clusters.iter().all(|c| *c == "east"), "{q}: {clusters:?}");
+        let clusters: Vec<&str> = l["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                i["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"]
+                    .as_str()
+                    .unwrap()
+            })
+            .collect();
+        assert!(
+            !clusters.is_empty() && clusters.iter().all(|c| *c == "east"),
+            "{q}: {clusters:?}"
+        );
     }
     // The seed's example, composed with a label selector and paging.
     let (_, l) = h.get(&format!("{PODS}?whereSQL=(cluster%3D'west')%20OR%20(namespace%20IN%20('other'))&labelSelector=app%3Dweb&limit=2"));
-    let got: Vec<String> = l["items"].as_array().unwrap().iter().map(|i| i["metadata"]["name"].as_str().unwrap().to_owned()).collect();
+    let got: Vec<String> = l["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(got, ["web-1-a", "web-2-a"]);
     assert!(l["metadata"]["continue"].is_string());
-    let (s, e) = h.get(&format!("{PODS}?whereSQL=name%20%3D%20(SELECT%20name%20FROM%20clusters)"));
+    let (s, e) = h.get(&format!(
+        "{PODS}?whereSQL=name%20%3D%20(SELECT%20name%20FROM%20clusters)"
+    ));
     assert_eq!((s, e["reason"].as_str()), (400, Some("BadRequest")));
     assert!(e["message"].as_str().unwrap().starts_with("whereSQL: "));
 }

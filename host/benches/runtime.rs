@@ -17,7 +17,13 @@ fn repo() -> PathBuf {
 fn start(state: &std::path::Path) -> (std::process::Child, u16, Duration) {
     let started = Instant::now();
     let mut child = Command::new(repo().join("target/native/edgepedia-host"))
-        .args(["--manifest", "spin.toml", "--listen", "127.0.0.1:0", "--state-dir"])
+        .args([
+            "--manifest",
+            "spin.toml",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+        ])
         .arg(state)
         .current_dir(repo())
         .env("SPIN_VARIABLE_JWT_HS256_SECRET", "bench")
@@ -39,7 +45,8 @@ fn start(state: &std::path::Path) -> (std::process::Child, u16, Duration) {
 
 /// One keep-alive `GET /healthz`, reading exactly the response.
 fn get(conn: &mut TcpStream) {
-    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n").unwrap();
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n")
+        .unwrap();
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     let mut length = 0;
     loop {
@@ -92,11 +99,28 @@ fn main() {
         .collect();
     warm.kill().unwrap();
     warm.wait().unwrap();
-    let size = std::fs::metadata(repo().join("target/wasm32-wasip2/release/edgepedia.wasm")).unwrap().len();
+    let size = std::fs::metadata(repo().join("target/wasm32-wasip2/release/edgepedia.wasm"))
+        .unwrap()
+        .len();
     println!("| measure | value |\n|---|---|");
-    println!("| start-up to first answer, no compile cache | {:.0} ms |", cold_time.as_secs_f64() * 1e3);
-    println!("| start-up to first answer, compile cache | {:.0} ms |", warm_time.as_secs_f64() * 1e3);
-    println!("| GET /healthz, keep-alive (median of 2000) | {:.3} ms |", median(keep_alive).as_secs_f64() * 1e3);
-    println!("| GET /healthz, new connection each (median of 500) | {:.3} ms |", median(fresh).as_secs_f64() * 1e3);
-    println!("| component size | {size} bytes ({:.2} MiB) |", size as f64 / 1048576.0);
+    println!(
+        "| start-up to first answer, no compile cache | {:.0} ms |",
+        cold_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "| start-up to first answer, compile cache | {:.0} ms |",
+        warm_time.as_secs_f64() * 1e3
+    );
+    println!(
+        "| GET /healthz, keep-alive (median of 2000) | {:.3} ms |",
+        median(keep_alive).as_secs_f64() * 1e3
+    );
+    println!(
+        "| GET /healthz, new connection each (median of 500) | {:.3} ms |",
+        median(fresh).as_secs_f64() * 1e3
+    );
+    println!(
+        "| component size | {size} bytes ({:.2} MiB) |",
+        size as f64 / 1048576.0
+    );
 }

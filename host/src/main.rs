@@ -41,9 +41,9 @@ struct Cli {
     /// an admin token.
     #[arg(long)]
     dev_secret: bool,
-    /// Longest a request may run before it is answered 504.
-    #[arg(long, env = "EDGEPEDIA_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
-    request_timeout_secs: u64,
+    /// Longest a request may take before it is answered 504, in milliseconds.
+    #[arg(long, env = "EDGEPEDIA_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    request_timeout_ms: u64,
     /// Also serve HTTPS here (kubectl sends tokens only over TLS).
     #[arg(long, env = "EDGEPEDIA_TLS_LISTEN")]
     tls_listen: Option<String>,
@@ -108,7 +108,7 @@ async fn run() -> Result<()> {
         pre,
         spin,
         outbound: outbound::OutboundPolicy::new(app.allowed_outbound_hosts.clone()),
-        timeout: Duration::from_secs(cli.request_timeout_secs),
+        timeout: Duration::from_millis(cli.request_timeout_ms),
         max_body: cli.max_body_bytes,
     });
     let listener = tokio::net::TcpListener::bind(&cli.listen)

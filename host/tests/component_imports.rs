@@ -20,10 +20,14 @@ const ALLOWED: &[&str] = &[
 #[test]
 fn component_imports_only_what_spin_provides() {
     let path = std::env::var_os("EDGEPEDIA_WASM").map_or_else(
-        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/wasm32-wasip2/release/edgepedia.wasm"),
+        || {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                .join("../target/wasm32-wasip2/release/edgepedia.wasm")
+        },
         PathBuf::from,
     );
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run `make build` first)", path.display()));
+    let bytes = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run `make build` first)", path.display()));
     let mut imports = Vec::new();
     let mut depth = 0;
     for payload in Parser::new(0).parse_all(&bytes) {
@@ -39,7 +43,16 @@ fn component_imports_only_what_spin_provides() {
             _ => {}
         }
     }
-    assert!(imports.iter().any(|i| i.starts_with("fermyon:spin/sqlite")), "{imports:?}");
-    let refused: Vec<&String> = imports.iter().filter(|i| !ALLOWED.iter().any(|a| i.starts_with(a))).collect();
-    assert!(refused.is_empty(), "imports Spin may not provide: {refused:?}\nall: {imports:?}");
+    assert!(
+        imports.iter().any(|i| i.starts_with("fermyon:spin/sqlite")),
+        "{imports:?}"
+    );
+    let refused: Vec<&String> = imports
+        .iter()
+        .filter(|i| !ALLOWED.iter().any(|a| i.starts_with(a)))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "imports Spin may not provide: {refused:?}\nall: {imports:?}"
+    );
 }

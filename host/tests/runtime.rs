@@ -1,0 +1,307 @@
+//! The runtime as users and tests meet it: the real `edgepedia-host` binary serving the real
+//! component (`make build` builds both), over real HTTP on loopback.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+struct Host {
+    child: Child,
+    base: String,
+    /// What the host printed on stdout before it listened (the dev token, …).
+    banner: String,
+    stderr: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn command(state: &Path, args: &[&str]) -> Command {
+    let bin = std::env::var_os("EDGEPEDIA_HOST_BIN").map_or_else(
+        || repo().join("target/native/edgepedia-host"),
+        PathBuf::from,
+    );
+    assert!(
+        bin.exists(),
+        "{} is missing: run `make build`",
+        bin.display()
+    );
+    let mut c = Command::new(bin);
+    c.current_dir(repo())
+        .args([
+            "--manifest",
+            "spin.toml",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+        ])
+        .arg(state)
+        .args(args)
+        .env_remove("SPIN_VARIABLE_JWT_HS256_SECRET")
+        .env_remove("EDGEPEDIA_TLS_LISTEN")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+fn start(mut command: Command) -> Host {
+    let mut child = command.spawn().unwrap();
+    let (sender, stderr) = std::sync::mpsc::channel();
+    let err = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let _ = sender.send(line);
+        }
+    });
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut banner = String::new();
+    let base = loop {
+        let line = lines.next().expect("host exited before listening").unwrap();
+        if let Some(url) = line.strip_prefix("edgepedia-host listening on ") {
+            break url.to_owned();
+        }
+        banner.push_str(&line);
+        banner.push('\n');
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Host {
+        child,
+        base,
+        banner,
+        stderr,
+    }
+}
+
+impl Host {
+    fn token(&self) -> String {
+        self.banner
+            .lines()
+            .find_map(|l| l.strip_prefix("export TOKEN="))
+            .expect("a dev token")
+            .to_owned()
+    }
+
+    fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &[u8],
+    ) -> (u16, serde_json::Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let url = format!("{}{path}", self.base);
+        let auth = token.map(|t| format!("Bearer {t}")).unwrap_or_default();
+        let response = match method {
+            "GET" => agent.get(&url).header("Authorization", &auth).call(),
+            _ => agent.post(&url).header("Authorization", &auth).send(body),
+        }
+        .unwrap();
+        let status = response.status().as_u16();
+        let text = response.into_body().read_to_string().unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}")),
+        )
+    }
+
+    fn stderr_text(&self, wait: Duration) -> String {
+        let mut text = String::new();
+        while let Ok(line) = self.stderr.recv_timeout(wait) {
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let status = self.child.wait().unwrap();
+        let stderr = self.stderr_text(Duration::from_millis(200));
+        (status, stderr)
+    }
+}
+
+/// One `GET /healthz` on an open connection (keep-alive), returning the status code.
+fn raw_get(conn: &mut TcpStream) -> u16 {
+    conn.write_all(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    status.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn keep_alive_persistence_compile_cache_dev_token_and_graceful_shutdown() {
+    let state = tempfile::tempdir().unwrap();
+    let host = start(command(state.path(), &["--dev-secret"]));
+    let token = host.token();
+    let port: u16 = host.base.rsplit(':').next().unwrap().parse().unwrap();
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    for _ in 0..100 {
+        assert_eq!(raw_get(&mut conn), 200, "one connection, many requests");
+    }
+    // Write through the component into SQLite.
+    let begin = br#"{"resourceTypes":[{"group":"","version":"v1","resource":"pods","kind":"Pod","namespaced":true}]}"#;
+    let (status, session) = host.call(
+        "POST",
+        "/ingest/v1/clusters/c1/snapshots",
+        Some(&token),
+        begin,
+    );
+    assert_eq!(status, 201, "{session}");
+    let id = session["session"].as_str().unwrap().to_owned();
+    let pod = br#"{"items":[{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"d","uid":"u"}}]}"#;
+    assert_eq!(
+        host.call(
+            "POST",
+            &format!("/ingest/v1/clusters/c1/snapshots/{id}/chunks"),
+            Some(&token),
+            pod
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        host.call(
+            "POST",
+            &format!("/ingest/v1/clusters/c1/snapshots/{id}/commit"),
+            Some(&token),
+            b""
+        )
+        .0,
+        200
+    );
+    let (status, stderr) = host.terminate();
+    assert!(status.success(), "graceful exit on SIGTERM: {status:?}");
+    assert!(stderr.contains("shutting down"), "{stderr}");
+    assert!(
+        state.path().join("sqlite_db.db").exists()
+            && state.path().join("sqlite_key_value.db").exists()
+    );
+
+    // Restarted: the compile cache is used, the dev secret (and so the token) is the same,
+    // and the data is still there.
+    let host = start(command(state.path(), &["--dev-secret"]));
+    assert_eq!(host.token().split('.').next(), token.split('.').next());
+    let (status, got) = host.call(
+        "GET",
+        "/apis/clusterpedia.io/v1beta1/resources/clusters/c1/api/v1/namespaces/d/pods/p",
+        Some(&token),
+        b"",
+    );
+    assert_eq!((status, got["metadata"]["uid"].as_str()), (200, Some("u")));
+    let stderr = host.stderr_text(Duration::from_millis(100));
+    assert!(stderr.contains("(compile cache)"), "{stderr}");
+}
+
+#[test]
+fn missing_required_variable_stops_start_up() {
+    let state = tempfile::tempdir().unwrap();
+    let out = command(state.path(), &[]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("SPIN_VARIABLE_JWT_HS256_SECRET"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn variables_come_from_the_environment_over_defaults() {
+    use jwt_simple::prelude::*;
+    let state = tempfile::tempdir().unwrap();
+    let mut c = command(state.path(), &[]);
+    c.env("SPIN_VARIABLE_JWT_HS256_SECRET", "env-secret")
+        .env("SPIN_VARIABLE_JWT_ISSUER", "https://issuer.example");
+    let host = start(c);
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct Scope {
+        scope: String,
+    }
+    let mint = |issuer: &str| {
+        let claims = Claims::with_custom_claims(
+            Scope {
+                scope: "inventory:read".into(),
+            },
+            Duration::from_hours(1),
+        )
+        .with_issuer(issuer)
+        .with_audience("edgepedia");
+        HS256Key::from_bytes(b"env-secret")
+            .authenticate(claims)
+            .unwrap()
+    };
+    let path = "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods";
+    assert_eq!(
+        host.call("GET", path, Some(&mint("https://issuer.example")), b"")
+            .0,
+        200
+    );
+    assert_eq!(
+        host.call("GET", path, Some(&mint("edgepedia")), b"").0,
+        401,
+        "the default issuer was overridden"
+    );
+}
+
+#[test]
+fn oversized_and_stalled_requests_get_status_answers_and_the_host_keeps_serving() {
+    let state = tempfile::tempdir().unwrap();
+    let mut c = command(
+        state.path(),
+        &["--max-body-bytes", "1000", "--request-timeout-ms", "500"],
+    );
+    c.env("SPIN_VARIABLE_JWT_HS256_SECRET", "s");
+    let host = start(c);
+    let (status, body) = host.call("POST", "/ingest/v1/clusters/c1/events", None, &[b' '; 2000]);
+    assert_eq!(
+        (status, body["reason"].as_str(), body["kind"].as_str()),
+        (413, Some("RequestEntityTooLarge"), Some("Status"))
+    );
+    // A body that never arrives: the guest waits for it, the deadline answers 504.
+    let port: u16 = host.base.rsplit(':').next().unwrap().parse().unwrap();
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.write_all(b"POST /ingest/v1/clusters/c1/events HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n{\"ev").unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut response = vec![0; 512];
+    let n = conn.read(&mut response).unwrap();
+    let text = String::from_utf8_lossy(&response[..n]);
+    assert!(text.starts_with("HTTP/1.1 504"), "{text}");
+    assert!(text.contains("\"reason\":\"Timeout\""), "{text}");
+    let mut fresh = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(raw_get(&mut fresh), 200);
+}
