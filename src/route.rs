@@ -350,7 +350,10 @@ mod tests {
             Route::Discovery(c, path) => (c.map(|c| c.as_str().to_owned()), path),
             other => panic!("{other:?}"),
         };
-        assert_eq!(get("/apis/clusterpedia.io/v1beta1/resources/clusters/c1/version").unwrap(), Route::Version);
+        assert_eq!(
+            get("/apis/clusterpedia.io/v1beta1/resources/clusters/c1/version").unwrap(),
+            Route::Version
+        );
         assert_eq!(get("/version").unwrap(), Route::Version);
         assert_eq!(
             d("/apis/clusterpedia.io/v1beta1/resources/api").1,

@@ -12,7 +12,8 @@
 use crate::error::{ApiError, ApiResult};
 use crate::store::SqlValue;
 use sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, InTarget, ObjectNamePart, UnaryOperator, Value,
+    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, InTarget,
+    ObjectNamePart, UnaryOperator, Value,
 };
 use sqlparser::dialect::SQLiteDialect;
 use sqlparser::parser::Parser;
@@ -51,10 +52,27 @@ enum Cond {
     Or(Box<Cond>, Box<Cond>),
     Not(Box<Cond>),
     Compare(Operand, &'static str, Operand),
-    In { expr: Operand, list: Vec<Operand>, negated: bool },
-    Like { expr: Operand, pattern: Operand, escape: Option<Operand>, negated: bool },
-    Between { expr: Operand, low: Operand, high: Operand, negated: bool },
-    IsNull { expr: Operand, negated: bool },
+    In {
+        expr: Operand,
+        list: Vec<Operand>,
+        negated: bool,
+    },
+    Like {
+        expr: Operand,
+        pattern: Operand,
+        escape: Option<Operand>,
+        negated: bool,
+    },
+    Between {
+        expr: Operand,
+        low: Operand,
+        high: Operand,
+        negated: bool,
+    },
+    IsNull {
+        expr: Operand,
+        negated: bool,
+    },
 }
 
 /// A validated whereSQL expression.
@@ -76,18 +94,24 @@ impl WhereSql {
             .map_err(|e| refuse(format!("cannot parse: {e}")))?;
         for token in &tokens {
             match token {
-                Token::Whitespace(Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_)) => {
-                    return Err(refuse("comments are not allowed"))
+                Token::Whitespace(
+                    Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_),
+                ) => return Err(refuse("comments are not allowed")),
+                Token::SemiColon => {
+                    return Err(refuse("only one expression is allowed (found ';')"))
                 }
-                Token::SemiColon => return Err(refuse("only one expression is allowed (found ';')")),
                 _ => {}
             }
         }
         let mut parser = Parser::new(&dialect).with_tokens(tokens);
-        let expr = parser.parse_expr().map_err(|e| refuse(format!("cannot parse: {e}")))?;
+        let expr = parser
+            .parse_expr()
+            .map_err(|e| refuse(format!("cannot parse: {e}")))?;
         let next = parser.peek_token();
         if next.token != Token::EOF {
-            return Err(refuse("unexpected text after the expression (ORDER BY, LIMIT, … are not allowed)"));
+            return Err(refuse(
+                "unexpected text after the expression (ORDER BY, LIMIT, … are not allowed)",
+            ));
         }
         Ok(Self(condition(&expr, 0)?))
     }
@@ -107,47 +131,104 @@ fn condition(expr: &Expr, depth: usize) -> ApiResult<Cond> {
     Ok(match expr {
         Expr::Nested(inner) => condition(inner, next)?,
         Expr::BinaryOp { left, op, right } => match op {
-            BinaryOperator::And => Cond::And(Box::new(condition(left, next)?), Box::new(condition(right, next)?)),
-            BinaryOperator::Or => Cond::Or(Box::new(condition(left, next)?), Box::new(condition(right, next)?)),
+            BinaryOperator::And => Cond::And(
+                Box::new(condition(left, next)?),
+                Box::new(condition(right, next)?),
+            ),
+            BinaryOperator::Or => Cond::Or(
+                Box::new(condition(left, next)?),
+                Box::new(condition(right, next)?),
+            ),
             BinaryOperator::Eq => Cond::Compare(operand(left, next)?, "=", operand(right, next)?),
-            BinaryOperator::NotEq => Cond::Compare(operand(left, next)?, "!=", operand(right, next)?),
+            BinaryOperator::NotEq => {
+                Cond::Compare(operand(left, next)?, "!=", operand(right, next)?)
+            }
             BinaryOperator::Lt => Cond::Compare(operand(left, next)?, "<", operand(right, next)?),
-            BinaryOperator::LtEq => Cond::Compare(operand(left, next)?, "<=", operand(right, next)?),
+            BinaryOperator::LtEq => {
+                Cond::Compare(operand(left, next)?, "<=", operand(right, next)?)
+            }
             BinaryOperator::Gt => Cond::Compare(operand(left, next)?, ">", operand(right, next)?),
-            BinaryOperator::GtEq => Cond::Compare(operand(left, next)?, ">=", operand(right, next)?),
-            other => return Err(refuse(format!("operator {} is not allowed", operator_name(other)))),
+            BinaryOperator::GtEq => {
+                Cond::Compare(operand(left, next)?, ">=", operand(right, next)?)
+            }
+            other => {
+                return Err(refuse(format!(
+                    "operator {} is not allowed",
+                    operator_name(other)
+                )))
+            }
         },
-        Expr::UnaryOp { op: UnaryOperator::Not, expr } => Cond::Not(Box::new(condition(expr, next)?)),
-        Expr::IsNull(e) => Cond::IsNull { expr: operand(e, next)?, negated: false },
-        Expr::IsNotNull(e) => Cond::IsNull { expr: operand(e, next)?, negated: true },
-        Expr::In { expr, target, negated, .. } => match target {
+        Expr::UnaryOp {
+            op: UnaryOperator::Not,
+            expr,
+        } => Cond::Not(Box::new(condition(expr, next)?)),
+        Expr::IsNull(e) => Cond::IsNull {
+            expr: operand(e, next)?,
+            negated: false,
+        },
+        Expr::IsNotNull(e) => Cond::IsNull {
+            expr: operand(e, next)?,
+            negated: true,
+        },
+        Expr::In {
+            expr,
+            target,
+            negated,
+            ..
+        } => match target {
             InTarget::List(items) => {
                 if items.len() > MAX_IN_ITEMS {
-                    return Err(refuse(format!("IN lists are limited to {MAX_IN_ITEMS} items")));
+                    return Err(refuse(format!(
+                        "IN lists are limited to {MAX_IN_ITEMS} items"
+                    )));
                 }
                 Cond::In {
                     expr: operand(expr, next)?,
-                    list: items.iter().map(|i| operand(i, next)).collect::<ApiResult<_>>()?,
+                    list: items
+                        .iter()
+                        .map(|i| operand(i, next))
+                        .collect::<ApiResult<_>>()?,
                     negated: *negated,
                 }
             }
             InTarget::Subquery(_) => return Err(refuse("subqueries are not allowed")),
             _ => return Err(refuse("only IN (value, …) lists are allowed")),
         },
-        Expr::Between { expr, negated, low, high } => Cond::Between {
+        Expr::Between {
+            expr,
+            negated,
+            low,
+            high,
+        } => Cond::Between {
             expr: operand(expr, next)?,
             low: operand(low, next)?,
             high: operand(high, next)?,
             negated: *negated,
         },
-        Expr::Like { negated, any: false, expr, pattern, escape_char } => Cond::Like {
+        Expr::Like {
+            negated,
+            any: false,
+            expr,
+            pattern,
+            escape_char,
+        } => Cond::Like {
             expr: operand(expr, next)?,
             pattern: operand(pattern, next)?,
-            escape: escape_char.as_deref().map(|e| operand(e, next)).transpose()?,
+            escape: escape_char
+                .as_deref()
+                .map(|e| operand(e, next))
+                .transpose()?,
             negated: *negated,
         },
-        Expr::Subquery(_) | Expr::Exists { .. } => return Err(refuse("subqueries are not allowed")),
-        other => return Err(refuse(format!("{} is not allowed here; expected a condition", describe(other)))),
+        Expr::Subquery(_) | Expr::Exists { .. } => {
+            return Err(refuse("subqueries are not allowed"))
+        }
+        other => {
+            return Err(refuse(format!(
+                "{} is not allowed here; expected a condition",
+                describe(other)
+            )))
+        }
     })
 }
 
@@ -160,10 +241,15 @@ fn operand(expr: &Expr, depth: usize) -> ApiResult<Operand> {
         Expr::Identifier(ident) => column(&ident.value)?,
         Expr::CompoundIdentifier(parts) => match parts.as_slice() {
             [table, col] if table.value.eq_ignore_ascii_case("objects") => column(&col.value)?,
-            _ => return Err(refuse("qualified names are not allowed: only the columns of this resource can be used")),
+            _ => return Err(refuse(
+                "qualified names are not allowed: only the columns of this resource can be used",
+            )),
         },
         Expr::Value(v) => Operand::Literal(literal(&v.value)?),
-        Expr::UnaryOp { op: UnaryOperator::Minus, expr } => match expr.as_ref() {
+        Expr::UnaryOp {
+            op: UnaryOperator::Minus,
+            expr,
+        } => match expr.as_ref() {
             Expr::Value(v) => match literal(&v.value)? {
                 SqlValue::Integer(i) => Operand::Literal(SqlValue::Integer(-i)),
                 SqlValue::Real(f) => Operand::Literal(SqlValue::Real(-f)),
@@ -177,14 +263,24 @@ fn operand(expr: &Expr, depth: usize) -> ApiResult<Operand> {
                 _ => return Err(refuse("qualified function names are not allowed")),
             };
             if name != "json_extract" {
-                return Err(refuse(format!("function {name}() is not allowed; only json_extract(object, '$.path')")));
+                return Err(refuse(format!(
+                    "function {name}() is not allowed; only json_extract(object, '$.path')"
+                )));
             }
             let args = match &f.args {
-                FunctionArguments::List(list) if list.duplicate_treatment.is_none() && list.clauses.is_empty() => &list.args,
+                FunctionArguments::List(list)
+                    if list.duplicate_treatment.is_none() && list.clauses.is_empty() =>
+                {
+                    &list.args
+                }
                 FunctionArguments::Subquery(_) => return Err(refuse("subqueries are not allowed")),
                 _ => return Err(refuse("json_extract takes exactly (object, '$.path')")),
             };
-            if f.filter.is_some() || f.over.is_some() || !f.within_group.is_empty() || !matches!(f.parameters, FunctionArguments::None) {
+            if f.filter.is_some()
+                || f.over.is_some()
+                || !f.within_group.is_empty()
+                || !matches!(f.parameters, FunctionArguments::None)
+            {
                 return Err(refuse("json_extract takes exactly (object, '$.path')"));
             }
             match args.as_slice() {
@@ -199,15 +295,24 @@ fn operand(expr: &Expr, depth: usize) -> ApiResult<Operand> {
                 _ => return Err(refuse("json_extract takes exactly (object, '$.path')")),
             }
         }
-        Expr::Subquery(_) | Expr::Exists { .. } => return Err(refuse("subqueries are not allowed")),
-        Expr::BinaryOp { op, .. } => return Err(refuse(format!("operator {} is not allowed in a value", operator_name(op)))),
+        Expr::Subquery(_) | Expr::Exists { .. } => {
+            return Err(refuse("subqueries are not allowed"))
+        }
+        Expr::BinaryOp { op, .. } => {
+            return Err(refuse(format!(
+                "operator {} is not allowed in a value",
+                operator_name(op)
+            )))
+        }
         other => return Err(refuse(format!("{} is not allowed", describe(other)))),
     })
 }
 
 fn column(name: &str) -> ApiResult<Operand> {
     if name.eq_ignore_ascii_case("object") {
-        return Err(refuse("the object column is only allowed as json_extract(object, '$.path')"));
+        return Err(refuse(
+            "the object column is only allowed as json_extract(object, '$.path')",
+        ));
     }
     COLUMNS
         .iter()
@@ -215,7 +320,10 @@ fn column(name: &str) -> ApiResult<Operand> {
         .map(|(_, c)| Operand::Column(c))
         .ok_or_else(|| {
             let allowed: Vec<&str> = COLUMNS.iter().map(|(n, _)| *n).collect();
-            refuse(format!("unknown column {name:?}; allowed: {}", allowed.join(", ")))
+            refuse(format!(
+                "unknown column {name:?}; allowed: {}",
+                allowed.join(", ")
+            ))
         })
 }
 
@@ -224,19 +332,32 @@ fn literal(value: &Value) -> ApiResult<SqlValue> {
         Value::SingleQuotedString(s) => SqlValue::Text(s.clone()),
         Value::Number(n, _) => match n.parse::<i64>() {
             Ok(i) => SqlValue::Integer(i),
-            Err(_) => SqlValue::Real(n.parse::<f64>().map_err(|_| refuse(format!("cannot read the number {n}")))?),
+            Err(_) => SqlValue::Real(
+                n.parse::<f64>()
+                    .map_err(|_| refuse(format!("cannot read the number {n}")))?,
+            ),
         },
         Value::Null => SqlValue::Null,
         Value::Boolean(b) => SqlValue::Integer(i64::from(*b)),
         Value::Placeholder(p) => return Err(refuse(format!("placeholders ({p}) are not allowed"))),
-        Value::DoubleQuotedString(s) => return Err(refuse(format!("unknown column {s:?}; write text in single quotes"))),
-        _ => return Err(refuse("this kind of literal is not allowed; use 'text', numbers, NULL, TRUE or FALSE")),
+        Value::DoubleQuotedString(s) => {
+            return Err(refuse(format!(
+                "unknown column {s:?}; write text in single quotes"
+            )))
+        }
+        _ => {
+            return Err(refuse(
+                "this kind of literal is not allowed; use 'text', numbers, NULL, TRUE or FALSE",
+            ))
+        }
     })
 }
 
 /// `$`, then `.key`, `."quoted key"` or `[index]` segments.
 fn is_json_path(path: &str) -> bool {
-    let Some(mut rest) = path.strip_prefix('$') else { return false };
+    let Some(mut rest) = path.strip_prefix('$') else {
+        return false;
+    };
     let key_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
     while !rest.is_empty() {
         if let Some(r) = rest.strip_prefix(".\"") {
@@ -323,27 +444,53 @@ fn render(c: &Cond, params: &mut Vec<SqlValue>) -> String {
         Cond::And(a, b) => format!("({} AND {})", render(a, params), render(b, params)),
         Cond::Or(a, b) => format!("({} OR {})", render(a, params), render(b, params)),
         Cond::Not(a) => format!("(NOT {})", render(a, params)),
-        Cond::Compare(l, op, r) => format!("({} {op} {})", render_operand(l, params), render_operand(r, params)),
-        Cond::In { expr, list, negated } => {
+        Cond::Compare(l, op, r) => format!(
+            "({} {op} {})",
+            render_operand(l, params),
+            render_operand(r, params)
+        ),
+        Cond::In {
+            expr,
+            list,
+            negated,
+        } => {
             let e = render_operand(expr, params);
             let items: Vec<String> = list.iter().map(|i| render_operand(i, params)).collect();
             format!("({e} {}IN ({}))", not(*negated), items.join(", "))
         }
-        Cond::Like { expr, pattern, escape, negated } => {
+        Cond::Like {
+            expr,
+            pattern,
+            escape,
+            negated,
+        } => {
             let e = render_operand(expr, params);
             let p = render_operand(pattern, params);
             match escape {
-                Some(esc) => format!("({e} {}LIKE {p} ESCAPE {})", not(*negated), render_operand(esc, params)),
+                Some(esc) => format!(
+                    "({e} {}LIKE {p} ESCAPE {})",
+                    not(*negated),
+                    render_operand(esc, params)
+                ),
                 None => format!("({e} {}LIKE {p})", not(*negated)),
             }
         }
-        Cond::Between { expr, low, high, negated } => {
+        Cond::Between {
+            expr,
+            low,
+            high,
+            negated,
+        } => {
             let e = render_operand(expr, params);
             let lo = render_operand(low, params);
             let hi = render_operand(high, params);
             format!("({e} {}BETWEEN {lo} AND {hi})", not(*negated))
         }
-        Cond::IsNull { expr, negated } => format!("({} IS {}NULL)", render_operand(expr, params), not(*negated)),
+        Cond::IsNull { expr, negated } => format!(
+            "({} IS {}NULL)",
+            render_operand(expr, params),
+            not(*negated)
+        ),
     }
 }
 
@@ -357,12 +504,36 @@ mod tests {
         let store = RusqliteStore::open_in_memory().unwrap();
         crate::migrations::ensure_schema(&store).unwrap();
         for (cluster, ns, name, group, phase, created) in [
-            ("global", "web", "a", "apps", "Running", "2024-01-01T00:00:00Z"),
-            ("c1", "kube-system", "b", "apps", "Pending", "2024-06-01T00:00:00Z"),
+            (
+                "global",
+                "web",
+                "a",
+                "apps",
+                "Running",
+                "2024-01-01T00:00:00Z",
+            ),
+            (
+                "c1",
+                "kube-system",
+                "b",
+                "apps",
+                "Pending",
+                "2024-06-01T00:00:00Z",
+            ),
             ("c1", "default", "c", "", "Running", "2025-01-01T00:00:00Z"),
-            ("c2", "web", "d_x", "batch", "Failed", "2025-06-01T00:00:00Z"),
+            (
+                "c2",
+                "web",
+                "d_x",
+                "batch",
+                "Failed",
+                "2025-06-01T00:00:00Z",
+            ),
         ] {
-            let object = format!(r#"{{"metadata":{{"labels":{{"app.kubernetes.io/name":"{name}"}}}},"status":{{"phase":"{phase}"}},"spec":{{"replicas":{}}}}}"#, name.len());
+            let object = format!(
+                r#"{{"metadata":{{"labels":{{"app.kubernetes.io/name":"{name}"}}}},"status":{{"phase":"{phase}"}},"spec":{{"replicas":{}}}}}"#,
+                name.len()
+            );
             store
                 .execute(
                     "INSERT INTO objects (api_group, version, resource, kind, cluster, namespace, name, uid, synced_at, created_at, object)
@@ -377,17 +548,42 @@ mod tests {
     fn names(store: &RusqliteStore, input: &str) -> Vec<String> {
         let w = WhereSql::parse(input).unwrap_or_else(|e| panic!("{input}: {}", e.message));
         let mut params = Vec::new();
-        let sql = format!("SELECT name FROM objects WHERE {} ORDER BY name", w.to_sql(&mut params));
-        store.query(&sql, &params).unwrap().into_iter().map(|r| r[0].as_str().unwrap().to_owned()).collect()
+        let sql = format!(
+            "SELECT name FROM objects WHERE {} ORDER BY name",
+            w.to_sql(&mut params)
+        );
+        store
+            .query(&sql, &params)
+            .unwrap()
+            .into_iter()
+            .map(|r| r[0].as_str().unwrap().to_owned())
+            .collect()
     }
 
     #[test]
     fn the_seed_example_binds_three_parameters() {
-        let w = WhereSql::parse("(cluster='global') OR (namespace IN ('kube-system','default'))").unwrap();
+        let w = WhereSql::parse("(cluster='global') OR (namespace IN ('kube-system','default'))")
+            .unwrap();
         let mut params = Vec::new();
-        assert_eq!(w.to_sql(&mut params), "((cluster = ?) OR (namespace IN (?, ?)))");
-        assert_eq!(params, vec![SqlValue::from("global"), SqlValue::from("kube-system"), SqlValue::from("default")]);
-        assert_eq!(names(&store(), "(cluster='global') OR (namespace IN ('kube-system','default'))"), ["a", "b", "c"]);
+        assert_eq!(
+            w.to_sql(&mut params),
+            "((cluster = ?) OR (namespace IN (?, ?)))"
+        );
+        assert_eq!(
+            params,
+            vec![
+                SqlValue::from("global"),
+                SqlValue::from("kube-system"),
+                SqlValue::from("default")
+            ]
+        );
+        assert_eq!(
+            names(
+                &store(),
+                "(cluster='global') OR (namespace IN ('kube-system','default'))"
+            ),
+            ["a", "b", "c"]
+        );
     }
 
     #[test]
@@ -419,7 +615,8 @@ mod tests {
     #[test]
     fn injection_corpus_is_refused_and_changes_nothing() {
         let s = store();
-        let count = |s: &RusqliteStore| s.query("SELECT count(*) FROM objects", &[]).unwrap()[0][0].clone();
+        let count =
+            |s: &RusqliteStore| s.query("SELECT count(*) FROM objects", &[]).unwrap()[0][0].clone();
         let before = count(&s);
         let long = format!("name = '{}'", "x".repeat(MAX_LEN));
         let deep = format!("{}cluster = 'a'{}", "(".repeat(200), ")".repeat(200));
@@ -494,7 +691,11 @@ mod tests {
         for input in corpus {
             let err = WhereSql::parse(input).expect_err(input);
             assert_eq!(err.code, 400, "{input}");
-            assert!(err.message.starts_with("whereSQL: "), "{input}: {}", err.message);
+            assert!(
+                err.message.starts_with("whereSQL: "),
+                "{input}: {}",
+                err.message
+            );
         }
         assert_eq!(count(&s), before);
         // Messages name what was refused.

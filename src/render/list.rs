@@ -16,6 +16,36 @@ pub struct ListMeta {
     pub remaining_item_count: Option<u64>,
 }
 
+impl ListMeta {
+    /// `"metadata":{…}` (`leading_comma` before it, else a comma after it).
+    fn write_field(&self, out: &mut Vec<u8>, leading_comma: bool) {
+        if leading_comma {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"metadata\":");
+        out.extend(serde_json::to_vec(self).unwrap_or_else(|_| b"{}".to_vec()));
+        if !leading_comma {
+            out.push(b',');
+        }
+    }
+
+    /// Opens an envelope: the metadata when it is known up front.
+    pub fn write_head(metadata: Option<&ListMeta>, out: &mut Vec<u8>) {
+        if let Some(meta) = metadata {
+            meta.write_field(out, false);
+        }
+    }
+
+    /// Closes the item array and the envelope, writing the metadata now if the head did not.
+    pub fn write_tail(&self, written_at_head: bool, out: &mut Vec<u8>) {
+        out.push(b']');
+        if !written_at_head {
+            self.write_field(out, true);
+        }
+        out.push(b'}');
+    }
+}
+
 /// Writes `{"kind":…,"apiVersion":…,["metadata":…,]"items":[` and remembers whether the
 /// metadata still has to be written after the items (when it is only known at the end).
 pub struct ListWriter {
@@ -37,11 +67,7 @@ impl ListWriter {
             json_string(api_version)
         )
         .into_bytes();
-        if let Some(meta) = metadata {
-            out.extend_from_slice(b"\"metadata\":");
-            out.extend(serde_json::to_vec(meta).unwrap_or_else(|_| b"{}".to_vec()));
-            out.push(b',');
-        }
+        ListMeta::write_head(metadata, &mut out);
         out.extend_from_slice(preamble.as_bytes());
         out.extend_from_slice(b"\"items\":[");
         (
@@ -62,12 +88,7 @@ impl ListWriter {
     }
 
     pub fn tail(self, out: &mut Vec<u8>, metadata: &ListMeta) {
-        out.push(b']');
-        if !self.metadata_written {
-            out.extend_from_slice(b",\"metadata\":");
-            out.extend(serde_json::to_vec(metadata).unwrap_or_else(|_| b"{}".to_vec()));
-        }
-        out.push(b'}');
+        metadata.write_tail(self.metadata_written, out);
     }
 }
 

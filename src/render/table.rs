@@ -467,11 +467,7 @@ impl TableWriter {
             })
             .collect();
         let mut out = br#"{"kind":"Table","apiVersion":"meta.k8s.io/v1","#.to_vec();
-        if let Some(meta) = metadata {
-            out.extend_from_slice(b"\"metadata\":");
-            out.extend(serde_json::to_vec(meta).unwrap_or_else(|_| b"{}".to_vec()));
-            out.push(b',');
-        }
+        ListMeta::write_head(metadata, &mut out);
         out.extend_from_slice(b"\"columnDefinitions\":");
         out.extend(serde_json::to_vec(&definitions).unwrap_or_else(|_| b"[]".to_vec()));
         out.extend_from_slice(b",\"rows\":[");
@@ -516,12 +512,7 @@ impl TableWriter {
     }
 
     pub fn tail(self, out: &mut Vec<u8>, metadata: &ListMeta) {
-        out.push(b']');
-        if !self.metadata_written {
-            out.extend_from_slice(b",\"metadata\":");
-            out.extend(serde_json::to_vec(metadata).unwrap_or_else(|_| b"{}".to_vec()));
-        }
-        out.push(b'}');
+        metadata.write_tail(self.metadata_written, out);
     }
 }
 
