@@ -42,5 +42,5 @@ test: build python-deps lint
 	cargo test --workspace
 
 bench: build
-	cargo bench -p edgepedia-host --bench runtime
+	cargo bench -p edgepedia --bench runtime
 	cargo bench -p edgepedia --bench latency

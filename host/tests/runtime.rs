@@ -244,8 +244,11 @@ fn variables_come_from_the_environment_over_defaults() {
     use jwt_simple::prelude::*;
     let state = tempfile::tempdir().unwrap();
     let mut c = command(state.path(), &[]);
-    c.env("SPIN_VARIABLE_JWT_HS256_SECRET", "env-secret")
-        .env("SPIN_VARIABLE_JWT_ISSUER", "https://issuer.example");
+    c.env(
+        "SPIN_VARIABLE_JWT_HS256_SECRET",
+        "env-secret-0123456789abcdef",
+    )
+    .env("SPIN_VARIABLE_JWT_ISSUER", "https://issuer.example");
     let host = start(c);
     #[derive(serde::Serialize, serde::Deserialize)]
     struct Scope {
@@ -260,7 +263,7 @@ fn variables_come_from_the_environment_over_defaults() {
         )
         .with_issuer(issuer)
         .with_audience("edgepedia");
-        HS256Key::from_bytes(b"env-secret")
+        HS256Key::from_bytes(b"env-secret-0123456789abcdef")
             .authenticate(claims)
             .unwrap()
     };

@@ -1,4 +1,4 @@
-//! `cargo bench -p edgepedia-host --bench runtime` (after `make build`): the local runtime's
+//! `cargo bench -p edgepedia --bench runtime` (after `make build`): the local runtime's
 //! own costs, on the empty route `GET /healthz` (the component answers without touching SQLite):
 //! start-up to first answer without and with the compile cache, per-request time with
 //! keep-alive and with a new connection per request, and the component's size.
@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
 /// Starts the host, returns (child, port, time until `/healthz` answered).
@@ -27,6 +27,7 @@ fn start(state: &std::path::Path) -> (std::process::Child, u16, Duration) {
         .arg(state)
         .current_dir(repo())
         .env("SPIN_VARIABLE_JWT_HS256_SECRET", "bench")
+        .env_remove("EDGEPEDIA_TLS_LISTEN")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
