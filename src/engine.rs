@@ -26,6 +26,8 @@ pub enum RequestBody {
     Bytes(Vec<u8>),
     /// The adapter stopped reading past [`MAX_BODY_BYTES`].
     TooLarge,
+    /// The body stream failed before its end (client gone, host limit hit).
+    Unreadable,
 }
 
 pub fn handle<'s>(
@@ -75,6 +77,11 @@ fn dispatch<'s>(
             let body = match req.body {
                 RequestBody::Bytes(bytes) => bytes,
                 RequestBody::TooLarge => return Err(ApiError::too_large(MAX_BODY_BYTES)),
+                RequestBody::Unreadable => {
+                    return Err(ApiError::bad_request(
+                        "the request body could not be read to its end",
+                    ))
+                }
             };
             ingest_route(store, &r, &body, now)
         }

@@ -2,12 +2,7 @@
 
 use crate::discovery::DiscoveryPath;
 use crate::error::{ApiError, ApiResult};
-use edgepedia_api::{ingest, ClusterName};
-
-/// Clusterpedia's read API prefix.
-pub const RESOURCES_PREFIX: &str = "/apis/clusterpedia.io/v1beta1/resources";
-/// Where Clusterpedia lists its clusters.
-pub const PEDIACLUSTERS_PREFIX: &str = "/apis/cluster.clusterpedia.io/v1alpha2/pediaclusters";
+use edgepedia_api::ClusterName;
 
 /// Group, version and plural resource name as they appear in a URL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -103,7 +98,7 @@ pub fn parse(method: Method, path: &str) -> ApiResult<Route> {
     match segs.as_slice() {
         ["healthz"] | ["readyz"] | ["livez"] => Ok(Route::Health),
         ["version"] => Ok(Route::Version),
-        _ if path.starts_with(ingest::PREFIX) => parse_ingest(method, &segs[2..]),
+        ["ingest", "v1", rest @ ..] => parse_ingest(method, rest),
         _ => {
             let route = parse_read(&segs)?;
             match method {
@@ -391,5 +386,11 @@ mod tests {
             Route::Ingest(IngestRoute::Abort { .. })
         ));
         assert_eq!(get("/ingest/v1/clusters/c1/events").unwrap_err().code, 405);
+        assert_eq!(
+            parse(Method::Post, "/ingest/v1x/clusters/c1/events")
+                .unwrap_err()
+                .code,
+            404
+        );
     }
 }

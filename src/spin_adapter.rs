@@ -110,7 +110,7 @@ async fn read_body(req: IncomingRequest) -> RequestBody {
         match chunk {
             Ok(bytes) if body.len() + bytes.len() > MAX_BODY_BYTES => return RequestBody::TooLarge,
             Ok(bytes) => body.extend(bytes),
-            Err(_) => break,
+            Err(_) => return RequestBody::Unreadable,
         }
     }
     RequestBody::Bytes(body)

@@ -326,6 +326,20 @@ fn oversized_bodies_get_413_and_clusters_report_status() {
         NOW,
     );
     assert_eq!(r.status, 413);
+    let r = handle(
+        &h.store,
+        &Vars,
+        Request {
+            method: Method::Post,
+            path: "/ingest/v1/clusters/c1/events",
+            query: "",
+            authorization: Some(&auth),
+            accept: None,
+            body: RequestBody::Unreadable,
+        },
+        NOW,
+    );
+    assert_eq!(r.status, 400, "a body cut short is never taken as complete");
     let (s, l) = h.get("/apis/cluster.clusterpedia.io/v1alpha2/pediaclusters");
     assert_eq!(s, 200);
     assert_eq!(l["items"].as_array().unwrap().len(), 3);
