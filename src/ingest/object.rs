@@ -4,7 +4,9 @@
 //! once here so reads can serve the stored text as is.
 
 use edgepedia_api::{ClusterName, ResourceType};
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
+use serde_json::{error::Category, Map, Value};
+use std::collections::BTreeMap;
 
 pub const CLUSTER_ANNOTATION: &str = "shadow.clusterpedia.io/cluster-name";
 
@@ -28,13 +30,27 @@ pub fn normalize(
     cluster: &ClusterName,
     type_of: impl FnOnce(&str, &str, bool) -> Result<ResourceType, String>,
 ) -> Result<StoredObject, String> {
-    let mut value: Value = serde_json::from_str(raw).map_err(|e| format!("not valid JSON: {e}"))?;
-    let object = value.as_object_mut().ok_or("not a JSON object")?;
-    let api_version = required_str(object, "apiVersion")?.to_owned();
-    let kind = required_str(object, "kind")?.to_owned();
-    let metadata = object
-        .get_mut("metadata")
-        .and_then(Value::as_object_mut)
+    // Only the top level is split and only `metadata` is parsed into values: spec and status,
+    // the bulk of an object, are copied through as raw text.
+    let top: BTreeMap<String, Box<RawValue>> =
+        serde_json::from_str(raw).map_err(|e| match e.classify() {
+            Category::Data => "not a JSON object".to_owned(),
+            _ => format!("not valid JSON: {e}"),
+        })?;
+    let field = |name: &str| {
+        top.get(name)
+            .and_then(|v| serde_json::from_str::<Value>(v.get()).ok())
+    };
+    let header: Map<String, Value> = ["apiVersion", "kind"]
+        .into_iter()
+        .filter_map(|name| field(name).map(|v| (name.to_owned(), v)))
+        .collect();
+    let api_version = required_str(&header, "apiVersion")?.to_owned();
+    let kind = required_str(&header, "kind")?.to_owned();
+    let mut metadata_value =
+        field("metadata").ok_or("metadata is required and must be an object")?;
+    let metadata = metadata_value
+        .as_object_mut()
         .ok_or("metadata is required and must be an object")?;
     let name = required_str(metadata, "name")
         .map_err(|e| format!("metadata.{e}"))?
@@ -68,6 +84,21 @@ pub fn normalize(
         .as_object_mut()
         .ok_or("metadata.annotations must be an object")?
         .insert(CLUSTER_ANNOTATION.to_owned(), Value::from(cluster.as_str()));
+    let mut json = String::with_capacity(raw.len() + 64);
+    json.push('{');
+    for (i, (key, value)) in top.iter().enumerate() {
+        if i > 0 {
+            json.push(',');
+        }
+        json.push_str(&Value::from(key.as_str()).to_string());
+        json.push(':');
+        if key == "metadata" {
+            json.push_str(&metadata_value.to_string());
+        } else {
+            json.push_str(value.get());
+        }
+    }
+    json.push('}');
     Ok(StoredObject {
         resource_type,
         namespace,
@@ -76,7 +107,7 @@ pub fn normalize(
         owner_uid,
         resource_version,
         created_at,
-        json: value.to_string(),
+        json,
     })
 }
 
