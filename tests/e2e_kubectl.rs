@@ -61,6 +61,22 @@ fn seed_paging_examples() {
     );
 }
 
+/// Keys of the pods owned by `middle` objects that `owner` owns, computed from the fixture.
+fn grandchild_pods(objects: &[Value], cluster: &str, owner: &Value, middle: &str) -> Vec<String> {
+    let middles: Vec<&str> = objects
+        .iter()
+        .filter(|o| o["kind"] == middle && owner_uid(o) == Some(uid(owner)))
+        .map(uid)
+        .collect();
+    let mut pods: Vec<String> = objects
+        .iter()
+        .filter(|o| o["kind"] == "Pod" && owner_uid(o).is_some_and(|u| middles.contains(&u)))
+        .map(|o| fixture::key(cluster, o))
+        .collect();
+    pods.sort();
+    pods
+}
+
 #[test]
 fn seed_owner_examples() {
     let s = Server::shared();
@@ -69,19 +85,7 @@ fn seed_owner_examples() {
         let objects = fixture::objects(cluster);
         for d in objects.iter().filter(|o| o["kind"] == "Deployment") {
             let ns = d["metadata"]["namespace"].as_str().unwrap();
-            let rs_uids: Vec<&str> = objects
-                .iter()
-                .filter(|o| o["kind"] == "ReplicaSet" && owner_uid(o) == Some(uid(d)))
-                .map(uid)
-                .collect();
-            let mut want: Vec<String> = objects
-                .iter()
-                .filter(|o| {
-                    o["kind"] == "Pod" && owner_uid(o).is_some_and(|u| rs_uids.contains(&u))
-                })
-                .map(|o| fixture::key(cluster, o))
-                .collect();
-            want.sort();
+            let want = grandchild_pods(&objects, cluster, d, "ReplicaSet");
             let by_uid = raw(s, &format!("{P}/resources/clusters/{cluster}/api/v1/namespaces/{ns}/pods?ownerUID={}&ownerSeniority=1", uid(d)));
             assert_eq!(
                 keys(&by_uid),
@@ -96,17 +100,8 @@ fn seed_owner_examples() {
         // CronJob → Jobs → Pods.
         for cj in objects.iter().filter(|o| o["kind"] == "CronJob") {
             let ns = cj["metadata"]["namespace"].as_str().unwrap();
-            let jobs: Vec<&str> = objects
-                .iter()
-                .filter(|o| o["kind"] == "Job" && owner_uid(o) == Some(uid(cj)))
-                .map(uid)
-                .collect();
-            let mut want: Vec<String> = objects
-                .iter()
-                .filter(|o| o["kind"] == "Pod" && owner_uid(o).is_some_and(|u| jobs.contains(&u)))
-                .map(|o| fixture::key(cluster, o))
-                .collect();
-            want.sort();
+            let want = grandchild_pods(&objects, cluster, cj, "Job");
+            assert!(!want.is_empty(), "the fixture's cronjobs have job pods");
             let got = raw(s, &format!("{P}/resources/clusters/{cluster}/api/v1/namespaces/{ns}/pods?ownerName={}&ownerGR=cronjobs.batch&ownerSeniority=1", cj["metadata"]["name"].as_str().unwrap()));
             assert_eq!(keys(&got), want);
         }
