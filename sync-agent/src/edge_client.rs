@@ -1,12 +1,21 @@
-//! HTTP to the Edgepedia ingest API: bearer auth, JSON bodies, `Status` errors turned into
-//! readable messages, and retries with backoff for what may pass (429, 502–504, transport).
+//! HTTP to the Edgepedia ingest API (paths and bodies from `edgepedia_api::ingest`): bearer
+//! auth, JSON bodies, Kubernetes `Status` errors turned into one readable line, and retries
+//! with backoff for what may pass on its own (429, 502–504, connection errors). Other 4xx are
+//! the caller's fault and fail at once.
 
+use crate::push::SnapshotApi;
 use anyhow::{anyhow, bail, Result};
+use edgepedia_api::ingest::{BeginSnapshot, CommitResult, SnapshotSession, PREFIX};
+use edgepedia_api::ClusterName;
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::time::Duration;
 
+/// Tries per request: the first one and up to three retries.
 const ATTEMPTS: u32 = 4;
+/// First backoff delay; doubled after each retry.
+const FIRST_DELAY: Duration = Duration::from_millis(300);
+/// A server's `Retry-After` is honoured up to this long.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 pub struct EdgeClient {
     agent: ureq::Agent,
@@ -17,8 +26,10 @@ pub struct EdgeClient {
 impl EdgeClient {
     pub fn new(server: &str, token: &str) -> Self {
         let agent = ureq::Agent::config_builder()
+            // Error statuses carry a `Status` body worth reading.
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(120)))
+            .user_agent(concat!("edgepedia-sync-agent/", env!("CARGO_PKG_VERSION")))
             .build()
             .into();
         Self {
@@ -28,96 +39,176 @@ impl EdgeClient {
         }
     }
 
-    pub fn post<B: Serialize, R: DeserializeOwned>(&self, path: &str, body: &B) -> Result<R> {
-        let bytes = serde_json::to_vec(body)?;
-        self.send("POST", path, Some(&bytes))
+    /// The snapshot endpoints of one cluster.
+    pub fn snapshots(&self, cluster: &ClusterName) -> Snapshots<'_> {
+        Snapshots {
+            client: self,
+            base: format!("{PREFIX}/clusters/{cluster}/snapshots"),
+        }
     }
 
-    /// Posts an already serialized JSON body (chunks are assembled as bytes).
-    pub fn post_raw<R: DeserializeOwned>(&self, path: &str, body: &[u8]) -> Result<R> {
-        self.send("POST", path, Some(body))
-    }
-
-    pub fn delete(&self, path: &str) -> Result<()> {
-        self.send::<serde_json::Value>("DELETE", path, None)
-            .map(drop)
-    }
-
-    fn send<R: DeserializeOwned>(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&[u8]>,
-    ) -> Result<R> {
+    /// Sends one request, retrying what may pass, and parses a 2xx JSON answer.
+    fn send<R: DeserializeOwned>(&self, method: &str, path: &str, body: &[u8]) -> Result<R> {
         let url = format!("{}{path}", self.server);
-        let mut delay = Duration::from_millis(500);
-        for attempt in 1..=ATTEMPTS {
-            let result = match body {
-                Some(bytes) => self
-                    .agent
-                    .post(&url)
-                    .header("Authorization", &self.authorization)
+        let mut delay = FIRST_DELAY;
+        let mut attempt = 1;
+        loop {
+            let request = ureq::http::Request::builder()
+                .method(method)
+                .uri(&url)
+                .header("Authorization", &self.authorization)
+                .header("Accept", "application/json");
+            // POST always carries a sized body (`Content-Length: 0` for a commit), never a
+            // chunked one; DELETE carries none.
+            let result = if method == "DELETE" {
+                request
+                    .body(())
+                    .map_err(|e| anyhow!("{method} {url}: {e}"))
+                    .map(|r| self.agent.run(r))?
+            } else {
+                request
                     .header("Content-Type", "application/json")
-                    .send(bytes),
-                None => self
-                    .agent
-                    .delete(&url)
-                    .header("Authorization", &self.authorization)
-                    .call(),
+                    .body(body)
+                    .map_err(|e| anyhow!("{method} {url}: {e}"))
+                    .map(|r| self.agent.run(r))?
             };
-            let retry = match result {
+            let (problem, wait) = match result {
                 Ok(mut response) => {
-                    let status = response.status().as_u16();
-                    let text = response.body_mut().read_to_string().unwrap_or_default();
-                    if (200..300).contains(&status) {
+                    let status = response.status();
+                    let retry_after = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+                    let text = response
+                        .body_mut()
+                        .with_config()
+                        .limit(16 * 1024 * 1024)
+                        .read_to_string()
+                        .unwrap_or_default();
+                    if status.is_success() {
                         return serde_json::from_str(&text).map_err(|e| {
-                            anyhow!("{method} {url}: unexpected answer ({e}): {text:.200}")
+                            anyhow!(
+                                "{method} {url}: unexpected answer ({e}): {}",
+                                excerpt(&text)
+                            )
                         });
                     }
-                    let message = status_message(status, &text);
-                    if !matches!(status, 429 | 502 | 503 | 504) || attempt == ATTEMPTS {
+                    let message = status_message(
+                        status.as_u16(),
+                        status.canonical_reason().unwrap_or(""),
+                        &text,
+                    );
+                    if !matches!(status.as_u16(), 429 | 502 | 503 | 504) || attempt == ATTEMPTS {
                         bail!("{message}");
                     }
-                    message
+                    (message, retry_after.unwrap_or(delay))
                 }
                 Err(e) if attempt == ATTEMPTS => bail!("{method} {url}: {e}"),
-                Err(e) => e.to_string(),
+                Err(e) => (format!("{method} {url}: {e}"), delay),
             };
             eprintln!(
-                "sync-agent: {retry}; retrying in {:.1}s",
-                delay.as_secs_f64()
+                "sync-agent: {problem}; retrying in {:.1}s ({attempt}/{})",
+                wait.as_secs_f64(),
+                ATTEMPTS - 1
             );
-            std::thread::sleep(delay);
+            std::thread::sleep(wait);
             delay *= 2;
+            attempt += 1;
         }
-        unreachable!("the last attempt returns")
     }
 }
 
-/// `message (HTTP 422 Invalid)` from a Kubernetes `Status`, or the raw body.
-fn status_message(status: u16, body: &str) -> String {
+/// The ingest endpoints under `/ingest/v1/clusters/{cluster}/snapshots`.
+pub struct Snapshots<'a> {
+    client: &'a EdgeClient,
+    base: String,
+}
+
+impl SnapshotApi for Snapshots<'_> {
+    fn begin(&mut self, request: &BeginSnapshot) -> Result<String> {
+        let body = serde_json::to_vec(request)?;
+        let session: SnapshotSession = self.client.send("POST", &self.base, &body)?;
+        Ok(session.session)
+    }
+
+    fn chunk(&mut self, session: &str, body: &[u8]) -> Result<()> {
+        let path = format!("{}/{session}/chunks", self.base);
+        let _: serde_json::Value = self.client.send("POST", &path, body)?;
+        Ok(())
+    }
+
+    fn commit(&mut self, session: &str) -> Result<CommitResult> {
+        let path = format!("{}/{session}/commit", self.base);
+        self.client.send("POST", &path, b"")
+    }
+
+    fn abort(&mut self, session: &str) -> Result<()> {
+        let path = format!("{}/{session}", self.base);
+        let _: serde_json::Value = self.client.send("DELETE", &path, b"")?;
+        Ok(())
+    }
+}
+
+/// `message (HTTP 422 Invalid)` from a Kubernetes `Status`; else the HTTP reason and a short
+/// excerpt of the body (a proxy's HTML page, say).
+fn status_message(status: u16, canonical: &str, body: &str) -> String {
     match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(s) if s["kind"] == "Status" => format!(
-            "{} (HTTP {status} {})",
-            s["message"].as_str().unwrap_or("no message"),
-            s["reason"].as_str().unwrap_or("")
-        ),
-        _ => format!("HTTP {status}: {body:.200}"),
+        Ok(s) if s["kind"] == "Status" => {
+            let reason = s["reason"]
+                .as_str()
+                .filter(|r| !r.is_empty())
+                .unwrap_or(canonical);
+            format!(
+                "{} (HTTP {status} {reason})",
+                s["message"].as_str().unwrap_or("no message")
+            )
+        }
+        _ if body.trim().is_empty() => format!("HTTP {status} {canonical}"),
+        _ => format!("{} (HTTP {status} {canonical})", excerpt(body)),
+    }
+}
+
+/// The first 200 characters of a body, on one line.
+fn excerpt(text: &str) -> String {
+    let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(200) {
+        Some((i, _)) => format!("{}…", &one_line[..i]),
+        None => one_line,
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn formats_status_errors() {
-        let body = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"items[3]: metadata.name is required","reason":"Invalid","code":422}"#;
+        let body = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"items[3]: metadata.uid is required","reason":"Invalid","code":422}"#;
         assert_eq!(
-            super::status_message(422, body),
-            "items[3]: metadata.name is required (HTTP 422 Invalid)"
+            status_message(422, "Unprocessable Entity", body),
+            "items[3]: metadata.uid is required (HTTP 422 Invalid)"
         );
         assert_eq!(
-            super::status_message(502, "bad gateway"),
-            "HTTP 502: bad gateway"
+            status_message(502, "Bad Gateway", "<html>\n bad gateway\n</html>"),
+            "<html> bad gateway </html> (HTTP 502 Bad Gateway)"
         );
+        assert_eq!(
+            status_message(503, "Service Unavailable", ""),
+            "HTTP 503 Service Unavailable"
+        );
+        let no_reason = r#"{"kind":"Status","message":"token expired","code":401}"#;
+        assert_eq!(
+            status_message(401, "Unauthorized", no_reason),
+            "token expired (HTTP 401 Unauthorized)"
+        );
+    }
+
+    #[test]
+    fn excerpts_are_short_and_cut_on_char_boundaries() {
+        let long = "é".repeat(500);
+        let e = excerpt(&long);
+        assert_eq!(e.chars().count(), 201);
     }
 }

@@ -46,6 +46,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn one_all_clusters_context_and_one_per_cluster() {
+        let clusters = vec![ClusterName::parse("staging").unwrap()];
+        let text = render("http://127.0.0.1:3000", "t0k", &clusters, true);
+        assert_eq!(
+            text,
+            r#"apiVersion: v1
+kind: Config
+clusters:
+- name: "edgepedia"
+  cluster:
+    server: "http://127.0.0.1:3000/apis/clusterpedia.io/v1beta1/resources"
+    insecure-skip-tls-verify: true
+- name: "edgepedia-staging"
+  cluster:
+    server: "http://127.0.0.1:3000/apis/clusterpedia.io/v1beta1/resources/clusters/staging"
+    insecure-skip-tls-verify: true
+users:
+- name: "edgepedia"
+  user:
+    token: "t0k"
+contexts:
+- name: "edgepedia"
+  context:
+    cluster: "edgepedia"
+    user: "edgepedia"
+- name: "edgepedia-staging"
+  context:
+    cluster: "edgepedia-staging"
+    user: "edgepedia"
+current-context: "edgepedia"
+"#
+        );
+        let plain = render("https://e.example", "t", &[], false);
+        assert!(!plain.contains("insecure"));
+        assert_eq!(
+            plain.matches("- name:").count(),
+            3,
+            "cluster, user, context"
+        );
+    }
+
+    /// The real kubectl (v1.32 at /usr/bin/kubectl) must read the file as intended.
+    #[test]
     fn real_kubectl_reads_it() {
         let clusters = vec![
             ClusterName::parse("prod-eu-1").unwrap(),
@@ -82,6 +125,25 @@ mod tests {
             ]
         );
         assert_eq!(config["users"][0]["user"]["token"], "tok\"en");
-        assert_eq!(config["contexts"].as_array().unwrap().len(), 3);
+        let contexts: Vec<(&str, &str, &str)> = config["contexts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["name"].as_str().unwrap(),
+                    c["context"]["cluster"].as_str().unwrap(),
+                    c["context"]["user"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            contexts,
+            [
+                ("edgepedia", "edgepedia", "edgepedia"),
+                ("edgepedia-prod-eu-1", "edgepedia-prod-eu-1", "edgepedia"),
+                ("edgepedia-staging", "edgepedia-staging", "edgepedia"),
+            ]
+        );
     }
 }

@@ -27,35 +27,37 @@ enum Command {
     Kubeconfig(KubeconfigArgs),
 }
 
+/// The bearer token: `--token`, else `--token-file`, else `$EDGEPEDIA_TOKEN`. The variable is
+/// read by hand, not by clap, so a token file given on the command line wins over it.
 #[derive(Args)]
 struct Token {
-    /// Bearer token (JWT) with inventory:write for the cluster.
-    #[arg(
-        long,
-        env = "EDGEPEDIA_TOKEN",
-        conflicts_with = "token_file",
-        hide_env_values = true
-    )]
+    /// Bearer token (JWT); pushing needs inventory:write for the cluster. [env: EDGEPEDIA_TOKEN]
+    #[arg(long, conflicts_with = "token_file")]
     token: Option<String>,
-    /// File holding the token.
+    /// File holding the token (e.g. a mounted Kubernetes secret).
     #[arg(long)]
     token_file: Option<PathBuf>,
 }
 
 impl Token {
     fn resolve(&self) -> Result<String> {
-        match (&self.token, &self.token_file) {
-            (Some(t), _) => Ok(t.trim().to_owned()),
-            (None, Some(f)) => Ok(std::fs::read_to_string(f)
-                .with_context(|| format!("reading {}", f.display()))?
-                .trim()
-                .to_owned()),
-            (None, None) => {
-                anyhow::bail!("a token is required: --token, --token-file or EDGEPEDIA_TOKEN")
-            }
+        let token = match (&self.token, &self.token_file) {
+            (Some(t), _) => t.clone(),
+            (None, Some(f)) => std::fs::read_to_string(f)
+                .with_context(|| format!("reading the token file {}", f.display()))?,
+            (None, None) => std::env::var(TOKEN_ENV).map_err(|_| {
+                anyhow::anyhow!("a token is required: --token, --token-file or {TOKEN_ENV}")
+            })?,
+        };
+        let token = token.trim();
+        if token.is_empty() || token.contains(char::is_whitespace) {
+            anyhow::bail!("the token is empty or contains whitespace");
         }
+        Ok(token.to_owned())
     }
 }
+
+const TOKEN_ENV: &str = "EDGEPEDIA_TOKEN";
 
 #[derive(Args)]
 struct PushArgs {
@@ -73,9 +75,12 @@ struct PushArgs {
     /// Send Secret data too (by default Secret data never leaves the cluster).
     #[arg(long)]
     keep_secret_data: bool,
-    /// Largest chunk request, in bytes.
-    #[arg(long, default_value_t = 4 * 1024 * 1024)]
+    /// Target size of one chunk request, in bytes.
+    #[arg(long, default_value_t = push::DEFAULT_CHUNK_BYTES)]
     chunk_bytes: usize,
+    /// No progress lines on stderr.
+    #[arg(long, short)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -98,41 +103,74 @@ fn main() {
     }
 }
 
+/// What stdout says after a push: per resource type, how many objects the server now holds.
+fn summary_text(cluster: &ClusterName, summary: &push::Summary) -> String {
+    let mut out = format!(
+        "cluster {cluster}: {} objects in {} chunks, {} resource types replaced in {:.1}s\n",
+        summary.objects,
+        summary.chunks,
+        summary.replaced.len(),
+        summary.elapsed.as_secs_f64()
+    );
+    let labels: Vec<String> = summary
+        .replaced
+        .iter()
+        .map(|t| push::type_label(&t.resource_type))
+        .collect();
+    let width = labels.iter().map(String::len).max().unwrap_or(0);
+    for (label, t) in labels.iter().zip(&summary.replaced) {
+        out.push_str(&format!("  {label:<width$}  {}\n", t.count));
+    }
+    out
+}
+
+/// The server is a base URL; catching a typo here beats a confusing transport error later.
+fn check_server(server: &str) -> Result<()> {
+    let rest = server
+        .strip_prefix("https://")
+        .or_else(|| server.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') && !server.contains(['?', '#']) => {
+            Ok(())
+        }
+        _ => anyhow::bail!(
+            "--server must be an http:// or https:// base URL such as https://edge.example.com, not {server:?}"
+        ),
+    }
+}
+
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Push(args) => {
             let cluster = ClusterName::parse(&args.cluster)?;
+            check_server(&args.server)?;
             let client = edge_client::EdgeClient::new(&args.server, &args.token.resolve()?);
             let opts = push::PushOptions {
-                cluster,
                 keep_secret_data: args.keep_secret_data,
                 chunk_bytes: args.chunk_bytes,
+                progress: !args.quiet,
             };
-            let replaced = if args.file.as_os_str() == "-" {
-                push::push(&client, std::io::stdin().lock(), &opts)?
+            let mut api = client.snapshots(&cluster);
+            let summary = if args.file.as_os_str() == "-" {
+                push::push(&mut api, std::io::stdin().lock(), &opts)?
             } else {
                 let file = std::fs::File::open(&args.file)
                     .with_context(|| format!("opening {}", args.file.display()))?;
-                push::push(&client, file, &opts)?
+                push::push(&mut api, file, &opts)?
             };
-            for (t, count) in replaced {
-                println!(
-                    "{}\t{count}",
-                    if t.group.is_empty() {
-                        t.resource
-                    } else {
-                        format!("{}.{}", t.resource, t.group)
-                    }
-                );
-            }
+            print!("{}", summary_text(&cluster, &summary));
             Ok(())
         }
         Command::Kubeconfig(args) => {
-            let clusters = args
-                .clusters
-                .iter()
-                .map(|c| ClusterName::parse(c))
-                .collect::<Result<Vec<_>, _>>()?;
+            check_server(&args.server)?;
+            let mut clusters: Vec<ClusterName> = Vec::new();
+            for c in &args.clusters {
+                let c = ClusterName::parse(c)?;
+                // A repeated name would make duplicate contexts, which kubectl rejects.
+                if !clusters.contains(&c) {
+                    clusters.push(c);
+                }
+            }
             print!(
                 "{}",
                 kubeconfig::render(
