@@ -5,11 +5,10 @@
 //! previous data for every type not yet committed.
 
 use crate::list_stream::for_each_object;
-use crate::strip::strip;
+use crate::strip::{strip_into, Header};
 use anyhow::{bail, Context, Result};
 use edgepedia_api::ingest::{BeginSnapshot, CommitResult, TypeCount, MAX_BODY_BYTES};
 use edgepedia_api::ResourceType;
-use serde_json::Value;
 use std::collections::HashMap;
 use std::io::Read;
 use std::time::{Duration, Instant};
@@ -82,8 +81,8 @@ pub struct Pusher<'a, A: SnapshotApi> {
 /// Streams `input` into snapshots; aborts every open session if anything fails.
 pub fn push<A: SnapshotApi>(api: &mut A, input: impl Read, opts: &PushOptions) -> Result<Summary> {
     let mut pusher = Pusher::new(api, opts)?;
-    let result = for_each_object(input, |index, object| pusher.add(index, object))
-        .and_then(|_| pusher.finish());
+    let result =
+        for_each_object(input, |index, item| pusher.add(index, item)).and_then(|_| pusher.finish());
     if result.is_err() {
         pusher.abort_all();
     }
@@ -109,18 +108,19 @@ impl<'a, A: SnapshotApi> Pusher<'a, A> {
         })
     }
 
-    /// Takes the `index`-th object of the input: validates, strips, buffers, maybe sends.
-    pub fn add(&mut self, index: usize, mut object: Value) -> Result<()> {
-        let resource_type = object_type(index, &object)?;
-        strip(&mut object, self.opts.keep_secret_data);
+    /// Takes the `index`-th object of the input (its JSON text): validates, strips, buffers,
+    /// maybe sends.
+    pub fn add(&mut self, index: usize, item: &[u8]) -> Result<()> {
         self.scratch.clear();
-        serde_json::to_writer(&mut self.scratch, &object)?;
+        let header = strip_into(item, self.opts.keep_secret_data, &mut self.scratch)
+            .map_err(|e| anyhow::anyhow!("invalid JSON input: item {index}: {e}"))?;
+        let resource_type = object_type(index, &header)?;
         let size = self.scratch.len();
         if CHUNK_HEAD.len() + size + CHUNK_TAIL.len() > MAX_BODY_BYTES {
             bail!(
                 "item {index} ({}) is {size} bytes after stripping, more than one request may \
                  carry ({MAX_BODY_BYTES} bytes)",
-                describe(&object)
+                header.describe()
             );
         }
         let slot = match self.index.get(&resource_type) {
@@ -274,60 +274,37 @@ pub fn type_label(t: &ResourceType) -> String {
 
 /// The resource type of an object, after checking what the server needs to store it, so a
 /// bad file fails before anything is sent for it, naming the item.
-fn object_type(index: usize, object: &Value) -> Result<ResourceType> {
-    if !object.is_object() {
-        bail!("item {index}: not a JSON object");
-    }
-    let text = |path: &[&str]| {
-        path.iter()
-            .try_fold(object, |v, k| v.get(k))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-    };
-    let api_version = text(&["apiVersion"]);
-    let kind = text(&["kind"]);
-    let name = text(&["metadata", "name"]);
+fn object_type(index: usize, h: &Header) -> Result<ResourceType> {
     let missing: Vec<&str> = [
-        ("apiVersion", api_version.is_none()),
-        ("kind", kind.is_none()),
-        ("metadata.name", name.is_none()),
-        ("metadata.uid", text(&["metadata", "uid"]).is_none()),
+        ("apiVersion", h.api_version.is_none()),
+        ("kind", h.kind.is_none()),
+        ("metadata.name", h.name.is_none()),
+        ("metadata.uid", h.uid.is_none()),
     ]
     .into_iter()
     .filter_map(|(field, absent)| absent.then_some(field))
     .collect();
-    let (Some(api_version), Some(kind)) = (api_version, kind) else {
+    let (Some(api_version), Some(kind)) = (&h.api_version, &h.kind) else {
         bail!("item {index}: missing {}", missing.join(", "));
     };
     if !missing.is_empty() {
         bail!(
-            "item {index} ({kind} {}): missing {}",
-            name.unwrap_or("without a name"),
+            "item {index} ({}): missing {}",
+            h.describe(),
             missing.join(", ")
         );
     }
-    let namespace = text(&["metadata", "namespace"]);
-    let t = ResourceType::for_object(api_version, kind, namespace.is_some());
-    match (t.namespaced, namespace) {
+    let t = ResourceType::for_object(api_version, kind, h.namespace.is_some());
+    match (t.namespaced, &h.namespace) {
         (true, None) => bail!(
             "item {index} ({}): missing metadata.namespace ({kind} is namespaced)",
-            describe(object)
+            h.describe()
         ),
         (false, Some(ns)) => bail!(
             "item {index} ({}): has metadata.namespace {ns:?} but {kind} is cluster-scoped",
-            describe(object)
+            h.describe()
         ),
         _ => Ok(t),
-    }
-}
-
-/// `Pod web/frontend-x` for messages.
-fn describe(object: &Value) -> String {
-    let kind = object["kind"].as_str().unwrap_or("object");
-    let name = object["metadata"]["name"].as_str().unwrap_or("?");
-    match object["metadata"]["namespace"].as_str() {
-        Some(ns) if !ns.is_empty() => format!("{kind} {ns}/{name}"),
-        _ => format!("{kind} {name}"),
     }
 }
 
@@ -335,7 +312,7 @@ fn describe(object: &Value) -> String {
 mod tests {
     use super::*;
     use edgepedia_api::ingest::Chunk;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     /// Records the calls a push makes; can fail the n-th chunk.
     #[derive(Default)]
@@ -552,9 +529,15 @@ mod tests {
         assert!(Pusher::new(&mut api, &opts(MAX_BODY_BYTES)).is_err());
     }
 
+    fn validate(index: usize, object: &Value) -> Result<ResourceType> {
+        let mut out = Vec::new();
+        let header = strip_into(object.to_string().as_bytes(), false, &mut out)?;
+        object_type(index, &header)
+    }
+
     #[test]
     fn validation_names_the_item_and_what_is_missing() {
-        let t = object_type(
+        let t = validate(
             0,
             &json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"x","uid":"u"}}),
         )
@@ -563,7 +546,7 @@ mod tests {
             (t.group.as_str(), t.resource.as_str()),
             ("apps", "deployments")
         );
-        let custom = object_type(
+        let custom = validate(
             0,
             &json!({"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w","uid":"u"}}),
         )
@@ -583,7 +566,7 @@ mod tests {
             ),
             (
                 json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"d"}}),
-                "item 4 (Pod p): missing metadata.uid",
+                "item 4 (Pod d/p): missing metadata.uid",
             ),
             (
                 json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","uid":"u"}}),
@@ -593,10 +576,9 @@ mod tests {
                 json!({"apiVersion":"v1","kind":"Node","metadata":{"name":"n","uid":"u","namespace":"x"}}),
                 "item 4 (Node x/n): has metadata.namespace \"x\" but Node is cluster-scoped",
             ),
-            (json!([1]), "item 4: not a JSON object"),
         ];
         for (object, message) in cases {
-            assert_eq!(object_type(4, &object).unwrap_err().to_string(), message);
+            assert_eq!(validate(4, &object).unwrap_err().to_string(), message);
         }
     }
 
@@ -605,13 +587,10 @@ mod tests {
         let mut api = Recorder::default();
         let o = opts(DEFAULT_CHUNK_BYTES);
         let mut p = Pusher::new(&mut api, &o).unwrap();
-        p.add(0, pod("a", "x", 0)).unwrap();
-        p.add(1, pod("a", "y", 0)).unwrap();
-        p.add(
-            2,
-            json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j","namespace":"a","uid":"uj"}}),
-        )
-        .unwrap();
+        p.add(0, pod("a", "x", 0).to_string().as_bytes()).unwrap();
+        p.add(1, pod("a", "y", 0).to_string().as_bytes()).unwrap();
+        let job = json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j","namespace":"a","uid":"uj"}});
+        p.add(2, job.to_string().as_bytes()).unwrap();
         let line = p.progress("pushed");
         assert!(
             line.starts_with("pushed 3 objects (pods: 2, jobs.batch: 1) in "),
