@@ -3,14 +3,20 @@
 //! most `chunk_bytes`; a type's session begins when its first object appears and all sessions
 //! commit at the end. On any failure every open session is aborted, so the server keeps its
 //! previous data for every type not yet committed.
+//!
+//! Reading and sending overlap: the parsing thread hands finished chunks to one sending thread
+//! over a channel holding at most one chunk, so the server works while the next chunk is being
+//! parsed, requests stay strictly ordered (begin → chunks → commits) and memory stays bounded
+//! (one chunk being sent, one queued, one being filled per type).
 
 use crate::list_stream::for_each_object;
 use crate::strip::{strip_into, Header};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use edgepedia_api::ingest::{BeginSnapshot, CommitResult, TypeCount, MAX_BODY_BYTES};
 use edgepedia_api::ResourceType;
 use std::collections::HashMap;
 use std::io::Read;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
 
 /// Default chunk size: half the server's body limit leaves room for any proxy in between.
@@ -52,51 +58,176 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
-/// One resource type's open session and the objects not yet sent.
+/// From the parsing thread to the sending thread, in request order.
+enum Message {
+    /// Open a session for the type; it gets the next slot number.
+    Begin(ResourceType),
+    Chunk {
+        slot: usize,
+        body: Vec<u8>,
+        /// Which of the type's objects it carries, for messages.
+        objects: std::ops::Range<usize>,
+    },
+    /// Everything was read: commit every session.
+    Commit,
+}
+
+/// The sending thread is gone (it failed and said why).
+#[derive(Debug)]
+struct SenderGone;
+
+impl std::fmt::Display for SenderGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the sending thread stopped")
+    }
+}
+
+impl std::error::Error for SenderGone {}
+
+/// Streams `input` into snapshots; aborts every open session if anything fails.
+pub fn push<A: SnapshotApi + Send>(
+    api: &mut A,
+    input: impl Read,
+    opts: &PushOptions,
+) -> Result<Summary> {
+    let most = MAX_BODY_BYTES - CHUNK_HEAD.len() - CHUNK_TAIL.len();
+    if opts.chunk_bytes == 0 || opts.chunk_bytes > most {
+        bail!("--chunk-bytes must be between 1 and {most} (the server's body limit)");
+    }
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel(1);
+        let progress = opts.progress;
+        let sender = scope.spawn(move || send_all(api, rx, progress));
+        let mut pusher = Pusher::new(tx, opts);
+        let read = for_each_object(input, |index, item| pusher.add(index, item))
+            .and_then(|_| pusher.finish());
+        let (objects, chunks, line) = (pusher.objects, pusher.chunks, pusher.progress("pushed"));
+        drop(pusher); // closes the channel: the sender stops after what is queued
+        let sent = sender
+            .join()
+            .map_err(|_| anyhow!("the sending thread panicked"))?;
+        let replaced = match (read, sent) {
+            (Ok(()), Ok(Some(replaced))) => replaced,
+            // A closed channel is explained by the sender's own error.
+            (Err(e), Err(sent)) if e.is::<SenderGone>() => return Err(sent),
+            (Err(e), _) => return Err(e),
+            (Ok(()), Err(e)) => return Err(e),
+            (Ok(()), Ok(None)) => bail!("the push stopped before its commit"),
+        };
+        if opts.progress {
+            eprintln!("sync-agent: {line}");
+        }
+        Ok(Summary {
+            objects,
+            chunks,
+            replaced,
+            elapsed: started.elapsed(),
+        })
+    })
+}
+
+/// The sending thread: performs the requests in order. Returns the commit results, or None
+/// when the reader stopped early; on any failure (its own or the reader's) it aborts every
+/// session not yet committed.
+fn send_all<A: SnapshotApi>(
+    api: &mut A,
+    messages: Receiver<Message>,
+    progress: bool,
+) -> Result<Option<Vec<TypeCount>>> {
+    // Per slot: the type's label and its session id.
+    let mut sessions: Vec<(String, String)> = Vec::new();
+    let mut committed = 0;
+    let result = (|| {
+        for message in &messages {
+            match message {
+                Message::Begin(resource_type) => {
+                    let label = type_label(&resource_type);
+                    let session = api
+                        .begin(&BeginSnapshot {
+                            resource_types: vec![resource_type],
+                            agent_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+                        })
+                        .with_context(|| format!("beginning the {label} snapshot"))?;
+                    sessions.push((label, session));
+                }
+                Message::Chunk {
+                    slot,
+                    body,
+                    objects,
+                } => {
+                    let (label, session) = &sessions[slot];
+                    api.chunk(session, &body).with_context(|| {
+                        format!(
+                            "sending {label} objects {}..{} of the snapshot",
+                            objects.start, objects.end
+                        )
+                    })?;
+                }
+                Message::Commit => {
+                    let mut replaced = Vec::new();
+                    for (label, session) in &sessions {
+                        let result = api
+                            .commit(session)
+                            .with_context(|| format!("committing the {label} snapshot"))?;
+                        committed += 1;
+                        replaced.extend(result.replaced);
+                    }
+                    return Ok(Some(replaced));
+                }
+            }
+        }
+        Ok(None)
+    })();
+    // Drop what is still queued: nothing more is sent after a failure.
+    drop(messages);
+    if !matches!(result, Ok(Some(_))) {
+        let open = &sessions[committed..];
+        if progress && !open.is_empty() {
+            eprintln!(
+                "sync-agent: aborting {} open snapshot session(s); the server keeps its previous data for them",
+                open.len()
+            );
+        }
+        for (label, session) in open {
+            if let Err(e) = api.abort(session) {
+                eprintln!(
+                    "sync-agent: could not abort the {label} session {session} (it expires on its own): {e:#}"
+                );
+            }
+        }
+    }
+    result
+}
+
+/// One resource type's chunk being filled.
 struct Open {
-    resource_type: ResourceType,
-    session: String,
-    /// A chunk body being assembled: `{"items":[` and the objects so far, comma-separated.
+    /// `{"items":[` and the objects so far, comma-separated.
     body: Vec<u8>,
     buffered: usize,
     /// Objects seen (sent or buffered).
     seen: usize,
 }
 
-/// Groups objects by resource type into chunked snapshot sessions.
-pub struct Pusher<'a, A: SnapshotApi> {
-    api: &'a mut A,
+/// The parsing side: groups objects by resource type into chunks.
+struct Pusher<'a> {
+    tx: SyncSender<Message>,
     opts: &'a PushOptions,
     open: Vec<Open>,
     index: HashMap<ResourceType, usize>,
     objects: usize,
-    /// Objects per type label, in the order the types appeared (kept after commits).
+    /// Objects per type label, in the order the types appeared.
     counts: Vec<(String, usize)>,
     chunks: usize,
     started: Instant,
-    /// Reused for each object's serialized form.
+    /// Reused for each object's stripped form.
     scratch: Vec<u8>,
 }
 
-/// Streams `input` into snapshots; aborts every open session if anything fails.
-pub fn push<A: SnapshotApi>(api: &mut A, input: impl Read, opts: &PushOptions) -> Result<Summary> {
-    let mut pusher = Pusher::new(api, opts)?;
-    let result =
-        for_each_object(input, |index, item| pusher.add(index, item)).and_then(|_| pusher.finish());
-    if result.is_err() {
-        pusher.abort_all();
-    }
-    result
-}
-
-impl<'a, A: SnapshotApi> Pusher<'a, A> {
-    pub fn new(api: &'a mut A, opts: &'a PushOptions) -> Result<Self> {
-        let most = MAX_BODY_BYTES - CHUNK_HEAD.len() - CHUNK_TAIL.len();
-        if opts.chunk_bytes == 0 || opts.chunk_bytes > most {
-            bail!("--chunk-bytes must be between 1 and {most} (the server's body limit)");
-        }
-        Ok(Self {
-            api,
+impl<'a> Pusher<'a> {
+    fn new(tx: SyncSender<Message>, opts: &'a PushOptions) -> Self {
+        Self {
+            tx,
             opts,
             open: Vec::new(),
             index: HashMap::new(),
@@ -105,15 +236,21 @@ impl<'a, A: SnapshotApi> Pusher<'a, A> {
             chunks: 0,
             started: Instant::now(),
             scratch: Vec::new(),
-        })
+        }
+    }
+
+    fn send(&self, message: Message) -> Result<()> {
+        self.tx
+            .send(message)
+            .map_err(|_| anyhow::Error::new(SenderGone))
     }
 
     /// Takes the `index`-th object of the input (its JSON text): validates, strips, buffers,
-    /// maybe sends.
-    pub fn add(&mut self, index: usize, item: &[u8]) -> Result<()> {
+    /// maybe hands a chunk over.
+    fn add(&mut self, index: usize, item: &[u8]) -> Result<()> {
         self.scratch.clear();
         let header = strip_into(item, self.opts.keep_secret_data, &mut self.scratch)
-            .map_err(|e| anyhow::anyhow!("invalid JSON input: item {index}: {e}"))?;
+            .map_err(|e| anyhow!("invalid JSON input: item {index}: {e}"))?;
         let resource_type = object_type(index, &header)?;
         let size = self.scratch.len();
         if CHUNK_HEAD.len() + size + CHUNK_TAIL.len() > MAX_BODY_BYTES {
@@ -125,9 +262,20 @@ impl<'a, A: SnapshotApi> Pusher<'a, A> {
         }
         let slot = match self.index.get(&resource_type) {
             Some(&slot) => slot,
-            None => self.begin(resource_type)?,
+            None => {
+                let slot = self.open.len();
+                self.counts.push((type_label(&resource_type), 0));
+                self.index.insert(resource_type.clone(), slot);
+                self.open.push(Open {
+                    body: CHUNK_HEAD.to_vec(),
+                    buffered: 0,
+                    seen: 0,
+                });
+                self.send(Message::Begin(resource_type))?;
+                slot
+            }
         };
-        let open = &mut self.open[slot];
+        let open = &self.open[slot];
         // The body after this object would be: current + comma + object + tail.
         if open.buffered > 0
             && open.body.len() + 1 + size + CHUNK_TAIL.len() > self.opts.chunk_bytes
@@ -152,75 +300,12 @@ impl<'a, A: SnapshotApi> Pusher<'a, A> {
         Ok(())
     }
 
-    /// Sends what is buffered and commits every session, in the order the types appeared.
-    pub fn finish(&mut self) -> Result<Summary> {
+    /// Hands over what is buffered, then asks for the commits.
+    fn finish(&mut self) -> Result<()> {
         for slot in 0..self.open.len() {
             self.flush(slot)?;
         }
-        let mut replaced = Vec::new();
-        // Committed sessions leave `open` one by one, so a failure aborts only the rest.
-        while !self.open.is_empty() {
-            let label = type_label(&self.open[0].resource_type);
-            let result = self
-                .api
-                .commit(&self.open[0].session)
-                .with_context(|| format!("committing the {label} snapshot"))?;
-            let done = self.open.remove(0);
-            self.index.remove(&done.resource_type);
-            replaced.extend(result.replaced);
-        }
-        if self.opts.progress {
-            eprintln!("sync-agent: {}", self.progress("pushed"));
-        }
-        Ok(Summary {
-            objects: self.objects,
-            chunks: self.chunks,
-            replaced,
-            elapsed: self.started.elapsed(),
-        })
-    }
-
-    /// Discards every session still open; problems are reported, not raised, since an
-    /// abandoned session only expires on the server.
-    pub fn abort_all(&mut self) {
-        if self.opts.progress && !self.open.is_empty() {
-            eprintln!(
-                "sync-agent: aborting {} open snapshot session(s); the server keeps its previous data for them",
-                self.open.len()
-            );
-        }
-        for open in self.open.drain(..) {
-            if let Err(e) = self.api.abort(&open.session) {
-                eprintln!(
-                    "sync-agent: could not abort the {} session {} (it expires on its own): {e:#}",
-                    type_label(&open.resource_type),
-                    open.session
-                );
-            }
-        }
-        self.index.clear();
-    }
-
-    fn begin(&mut self, resource_type: ResourceType) -> Result<usize> {
-        let label = type_label(&resource_type);
-        let session = self
-            .api
-            .begin(&BeginSnapshot {
-                resource_types: vec![resource_type.clone()],
-                agent_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
-            })
-            .with_context(|| format!("beginning the {label} snapshot"))?;
-        self.open.push(Open {
-            resource_type: resource_type.clone(),
-            session,
-            body: CHUNK_HEAD.to_vec(),
-            buffered: 0,
-            seen: 0,
-        });
-        let slot = self.open.len() - 1;
-        self.counts.push((label, 0));
-        self.index.insert(resource_type, slot);
-        Ok(slot)
+        self.send(Message::Commit)
     }
 
     fn flush(&mut self, slot: usize) -> Result<()> {
@@ -228,19 +313,16 @@ impl<'a, A: SnapshotApi> Pusher<'a, A> {
         if open.buffered == 0 {
             return Ok(());
         }
-        open.body.extend_from_slice(CHUNK_TAIL);
-        let first = open.seen - open.buffered;
-        let result = self.api.chunk(&open.session, &open.body).with_context(|| {
-            format!(
-                "sending {} objects {first}..{} of the snapshot",
-                type_label(&open.resource_type),
-                open.seen
-            )
-        });
-        open.body.truncate(CHUNK_HEAD.len());
+        let mut body = std::mem::replace(&mut open.body, CHUNK_HEAD.to_vec());
+        body.extend_from_slice(CHUNK_TAIL);
+        let objects = open.seen - open.buffered..open.seen;
         open.buffered = 0;
         self.chunks += 1;
-        result
+        self.send(Message::Chunk {
+            slot,
+            body,
+            objects,
+        })
     }
 
     /// `read 12000 objects (pods: 8000, …) in 1.2s`
@@ -525,8 +607,11 @@ mod tests {
     #[test]
     fn chunk_size_must_fit_a_request() {
         let mut api = Recorder::default();
-        assert!(Pusher::new(&mut api, &opts(0)).is_err());
-        assert!(Pusher::new(&mut api, &opts(MAX_BODY_BYTES)).is_err());
+        for size in [0, MAX_BODY_BYTES] {
+            let err = push(&mut api, &list(vec![])[..], &opts(size)).unwrap_err();
+            assert!(err.to_string().contains("--chunk-bytes"), "{err}");
+        }
+        assert!(api.calls.is_empty());
     }
 
     fn validate(index: usize, object: &Value) -> Result<ResourceType> {
@@ -584,9 +669,9 @@ mod tests {
 
     #[test]
     fn progress_lists_counts_per_type() {
-        let mut api = Recorder::default();
         let o = opts(DEFAULT_CHUNK_BYTES);
-        let mut p = Pusher::new(&mut api, &o).unwrap();
+        let (tx, rx) = std::sync::mpsc::sync_channel(10);
+        let mut p = Pusher::new(tx, &o);
         p.add(0, pod("a", "x", 0).to_string().as_bytes()).unwrap();
         p.add(1, pod("a", "y", 0).to_string().as_bytes()).unwrap();
         let job = json!({"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"j","namespace":"a","uid":"uj"}});
@@ -596,5 +681,15 @@ mod tests {
             line.starts_with("pushed 3 objects (pods: 2, jobs.batch: 1) in "),
             "{line}"
         );
+        // Sessions begin as types appear; nothing is sent before a chunk fills up.
+        drop(p);
+        let begun: Vec<String> = rx
+            .iter()
+            .map(|m| match m {
+                Message::Begin(t) => t.resource,
+                _ => panic!("only begins so far"),
+            })
+            .collect();
+        assert_eq!(begun, ["pods", "jobs"]);
     }
 }
