@@ -102,7 +102,11 @@ pub fn push<A: SnapshotApi + Send>(
         let mut pusher = Pusher::new(tx, opts);
         let read = for_each_object(input, |index, item| pusher.add(index, item))
             .and_then(|_| pusher.finish());
-        let (objects, chunks, line) = (pusher.objects, pusher.chunks, pusher.progress("pushed"));
+        let (objects, chunks, counts) = (
+            pusher.objects,
+            pusher.chunks,
+            std::mem::take(&mut pusher.counts),
+        );
         drop(pusher); // closes the channel: the sender stops after what is queued
         let sent = sender
             .join()
@@ -116,6 +120,7 @@ pub fn push<A: SnapshotApi + Send>(
             (Ok(()), Ok(None)) => bail!("the push stopped before its commit"),
         };
         if opts.progress {
+            let line = progress_line("pushed", objects, &counts, started.elapsed());
             eprintln!("sync-agent: {line}");
         }
         Ok(Summary {
@@ -325,24 +330,26 @@ impl<'a> Pusher<'a> {
         })
     }
 
-    /// `read 12000 objects (pods: 8000, …) in 1.2s`
     fn progress(&self, verb: &str) -> String {
-        let per_type: Vec<String> = self
-            .counts
-            .iter()
-            .map(|(label, n)| format!("{label}: {n}"))
-            .collect();
-        let per_type = if per_type.is_empty() {
-            String::new()
-        } else {
-            format!(" ({})", per_type.join(", "))
-        };
-        format!(
-            "{verb} {} objects{per_type} in {:.1}s",
-            self.objects,
-            self.started.elapsed().as_secs_f64()
-        )
+        progress_line(verb, self.objects, &self.counts, self.started.elapsed())
     }
+}
+
+/// `pushed 12000 objects (pods: 8000, …) in 1.2s`
+fn progress_line(verb: &str, objects: usize, counts: &[(String, usize)], took: Duration) -> String {
+    let per_type: Vec<String> = counts
+        .iter()
+        .map(|(label, n)| format!("{label}: {n}"))
+        .collect();
+    let per_type = if per_type.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", per_type.join(", "))
+    };
+    format!(
+        "{verb} {objects} objects{per_type} in {:.1}s",
+        took.as_secs_f64()
+    )
 }
 
 /// `pods`, `deployments.apps`: how kubectl names a resource type.
