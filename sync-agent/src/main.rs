@@ -13,7 +13,10 @@ use edgepedia_api::ClusterName;
 use std::path::PathBuf;
 
 #[derive(Parser)]
-#[command(version, about = "Pushes Kubernetes objects to Edgepedia")]
+#[command(
+    version,
+    about = "Feeds Edgepedia: pushes Kubernetes objects, prints kubeconfigs for its users"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,7 +34,7 @@ enum Command {
 /// read by hand, not by clap, so a token file given on the command line wins over it.
 #[derive(Args)]
 struct Token {
-    /// Bearer token (JWT); pushing needs inventory:write for the cluster. [env: EDGEPEDIA_TOKEN]
+    /// Bearer token (JWT): inventory:write for pushing, inventory:read for kubectl. [env: EDGEPEDIA_TOKEN]
     #[arg(long, conflicts_with = "token_file")]
     token: Option<String>,
     /// File holding the token (e.g. a mounted Kubernetes secret).
@@ -85,6 +88,7 @@ struct PushArgs {
 
 #[derive(Args)]
 struct KubeconfigArgs {
+    /// Edgepedia base URL, e.g. https://edge.example.com
     #[arg(long)]
     server: String,
     #[command(flatten)]
@@ -92,6 +96,7 @@ struct KubeconfigArgs {
     /// A per-cluster context for each (repeatable).
     #[arg(long = "cluster")]
     clusters: Vec<String>,
+    /// Let kubectl skip TLS verification (a local server with a self-signed certificate).
     #[arg(long)]
     insecure_skip_tls_verify: bool,
 }
