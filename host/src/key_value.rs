@@ -141,3 +141,42 @@ impl key_value::HostStore for HostState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spin_imports::SpinResources;
+    use key_value::HostStore as _;
+    use std::sync::Arc;
+
+    #[tokio::test]
+    async fn stores_are_checked_and_values_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = crate::manifest::App {
+            source: "x.wasm".into(),
+            sqlite_databases: vec![],
+            key_value_stores: vec!["default".into()],
+            allowed_outbound_hosts: vec![],
+            variables: Default::default(),
+            component_variables: Default::default(),
+        };
+        let spin = SpinResources::open(&app, dir.path(), Default::default()).unwrap();
+        let mut s = HostState::new(Arc::new(spin), Default::default());
+        assert!(matches!(
+            s.open("cache".into()).await,
+            Err(key_value::Error::AccessDenied)
+        ));
+        let store = s.open("default".into()).await.unwrap();
+        let h = || Resource::new_borrow(store.rep());
+        assert_eq!(s.get(h(), "k".into()).await.unwrap(), None);
+        s.set(h(), "k".into(), b"v1".to_vec()).await.unwrap();
+        s.set(h(), "k".into(), b"v2".to_vec()).await.unwrap();
+        s.set(h(), "a".into(), vec![]).await.unwrap();
+        assert_eq!(s.get(h(), "k".into()).await.unwrap(), Some(b"v2".to_vec()));
+        assert!(s.exists(h(), "a".into()).await.unwrap());
+        assert_eq!(s.get_keys(h()).await.unwrap(), ["a", "k"]);
+        s.delete(h(), "k".into()).await.unwrap();
+        assert!(!s.exists(h(), "k".into()).await.unwrap());
+        assert!(dir.path().join("sqlite_key_value.db").exists());
+    }
+}

@@ -294,3 +294,73 @@ impl v3::HostConnection for HostState {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spin_imports::SpinResources;
+    use v3::HostConnection as _;
+
+    fn state(dir: &Path) -> HostState {
+        let app = crate::manifest::App {
+            source: "x.wasm".into(),
+            sqlite_databases: vec!["default".into()],
+            key_value_stores: vec![],
+            allowed_outbound_hosts: vec![],
+            variables: Default::default(),
+            component_variables: Default::default(),
+        };
+        let spin = SpinResources::open(&app, dir, Default::default()).unwrap();
+        HostState::new(Arc::new(spin), Default::default())
+    }
+
+    #[tokio::test]
+    async fn labels_are_checked_and_a_connection_keeps_its_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = state(dir.path());
+        assert!(matches!(
+            s.open("other".into()).await,
+            Err(v3::Error::AccessDenied)
+        ));
+        let c = s.open("default".into()).await.unwrap();
+        let run = async |s: &mut HostState, sql: &str, params: Vec<v3::Value>| {
+            s.execute(Resource::new_borrow(c.rep()), sql.into(), params)
+                .await
+        };
+        run(
+            &mut s,
+            "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)",
+            vec![],
+        )
+        .await
+        .unwrap();
+        run(&mut s, "BEGIN", vec![]).await.unwrap();
+        let row = vec![
+            v3::Value::Integer(-7),
+            v3::Value::Real(1.5),
+            v3::Value::Text("ü".into()),
+            v3::Value::Blob(vec![0, 255]),
+            v3::Value::Null,
+        ];
+        run(&mut s, "INSERT INTO t VALUES (?, ?, ?, ?, ?)", row.clone())
+            .await
+            .unwrap();
+        let borrow = || Resource::new_borrow(c.rep());
+        assert_eq!(s.last_insert_rowid(borrow()).await, 1);
+        assert_eq!(s.changes(borrow()).await, 1);
+        // A second connection does not see the uncommitted row: one transaction, one
+        // connection.
+        let other = s.open("default".into()).await.unwrap();
+        let seen = s
+            .execute(other, "SELECT count(*) FROM t".into(), vec![])
+            .await
+            .unwrap();
+        assert!(matches!(seen.rows[0].values[0], v3::Value::Integer(0)));
+        run(&mut s, "COMMIT", vec![]).await.unwrap();
+        let got = run(&mut s, "SELECT * FROM t", vec![]).await.unwrap();
+        assert_eq!(got.columns, ["i", "r", "s", "b", "n"]);
+        assert_eq!(format!("{:?}", got.rows[0].values), format!("{row:?}"));
+        let bad = run(&mut s, "SELECT nope FROM t", vec![]).await;
+        assert!(matches!(bad, Err(v3::Error::Io(_))), "{bad:?}");
+    }
+}
