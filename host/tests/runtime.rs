@@ -456,3 +456,37 @@ fn a_chunked_body_over_the_cap_is_a_413_status() {
     let mut fresh = TcpStream::connect(("127.0.0.1", port)).unwrap();
     assert_eq!(raw_get(&mut fresh), 200);
 }
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish() {
+    let state = tempfile::tempdir().unwrap();
+    let mut host = start(command(state.path(), &["--dev-secret"]));
+    let port: u16 = host.base.rsplit(':').next().unwrap().parse().unwrap();
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = br#"{"events":[]}"#;
+    let head = format!(
+        "POST /ingest/v1/clusters/c1/events HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        host.token(),
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(&body[..5]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = host.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        host.child.try_wait().unwrap().is_none(),
+        "the host waits for the request in flight"
+    );
+    // The rest of the body arrives after the signal; the answer still comes back whole.
+    let (code, answer) = raw_status(&mut conn, &body[5..]);
+    assert!((200..300).contains(&code), "{code} {answer}");
+    let status = host.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+}
