@@ -1,0 +1,366 @@
+//! Spin's SQLite (`fermyon:spin/sqlite@2.0.0`, which spin-sdk 5.2 uses, and
+//! `spin:sqlite/sqlite@3.0.0`): a file per database label, opened only for labels the
+//! component lists in `sqlite_databases`, and one SQLite connection per open `connection`
+//! resource, so `BEGIN … COMMIT` across `execute` calls is one transaction.
+
+use crate::spin_imports::{blocking, sqlite_v2 as v2, sqlite_v3 as v3};
+use crate::state::HostState;
+use rusqlite::types::{Value, ValueRef};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use wasmtime::component::Resource;
+
+/// A few idle connections per database: opening SQLite per request is wasted work.
+pub struct ConnectionPool {
+    path: std::path::PathBuf,
+    idle: Mutex<Vec<rusqlite::Connection>>,
+}
+
+impl ConnectionPool {
+    /// Opens the file once up front, so a bad state dir fails at start-up, not per request.
+    pub fn new(path: &Path) -> anyhow::Result<Self> {
+        let pool = Self {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        };
+        let first = pool.connect()?;
+        pool.give_back(first);
+        Ok(pool)
+    }
+
+    /// WAL lets readers run beside the one writer; the busy timeout makes concurrent writers
+    /// (one per in-flight request) wait for each other instead of failing.
+    fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
+        let conn = rusqlite::Connection::open(&self.path)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(conn)
+    }
+
+    pub fn take(&self) -> rusqlite::Result<rusqlite::Connection> {
+        match self.idle.lock().map(|mut idle| idle.pop()) {
+            Ok(Some(conn)) => Ok(conn),
+            _ => self.connect(),
+        }
+    }
+
+    /// Returns a connection; one left inside a transaction (a guest that dropped its handle
+    /// mid-way) is rolled back first so its partial writes never land.
+    pub fn give_back(&self, conn: rusqlite::Connection) {
+        if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+            return;
+        }
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < 8 {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+/// An open `fermyon:spin/sqlite` connection. The SQLite connection is taken from the pool at
+/// the first statement and kept until the guest drops the handle. A guest that traps drops
+/// its store, and with it the connection: SQLite rolls an open transaction back on close.
+pub struct SqliteHandle {
+    pool: Arc<ConnectionPool>,
+    conn: Option<Arc<Mutex<rusqlite::Connection>>>,
+}
+
+/// An open `spin:sqlite/sqlite@3.0.0` connection: the same thing behind another WIT type.
+pub struct SqliteHandleV3(SqliteHandle);
+
+/// Version-neutral failures, mapped onto each interface's `error` variant.
+enum Failure {
+    AccessDenied,
+    InvalidConnection,
+    Io(String),
+}
+
+type Rows = (Vec<String>, Vec<Vec<Value>>);
+
+impl HostState {
+    fn sqlite_open(&mut self, database: &str) -> Result<SqliteHandle, Failure> {
+        // Spin answers access-denied for labels the component does not list; every listed
+        // label has a file here, so no-such-database cannot happen.
+        let pool = self
+            .spin
+            .sqlite
+            .get(database)
+            .cloned()
+            .ok_or(Failure::AccessDenied)?;
+        Ok(SqliteHandle { pool, conn: None })
+    }
+}
+
+impl SqliteHandle {
+    async fn execute(
+        &mut self,
+        statement: String,
+        parameters: Vec<Value>,
+    ) -> Result<Rows, Failure> {
+        let conn = match &self.conn {
+            Some(conn) => conn.clone(),
+            None => {
+                let pool = self.pool.clone();
+                let conn = blocking(move || pool.take())
+                    .await
+                    .ok_or_else(|| Failure::Io("worker failed".into()))?
+                    .map_err(|e| Failure::Io(e.to_string()))?;
+                let conn = Arc::new(Mutex::new(conn));
+                self.conn = Some(conn.clone());
+                conn
+            }
+        };
+        blocking(move || {
+            let conn = conn
+                .lock()
+                .map_err(|_| Failure::Io("connection poisoned".into()))?;
+            run_statement(&conn, &statement, parameters).map_err(|e| Failure::Io(e.to_string()))
+        })
+        .await
+        .unwrap_or_else(|| Err(Failure::Io("worker failed".into())))
+    }
+
+    /// Reads connection counters (no I/O); 0 before the first statement, as on a fresh
+    /// connection.
+    fn counter<T: Default>(&self, read: impl FnOnce(&rusqlite::Connection) -> T) -> T {
+        self.conn
+            .as_ref()
+            .and_then(|c| c.lock().ok().map(|c| read(&c)))
+            .unwrap_or_default()
+    }
+
+    /// Gives the connection back to the pool (rolled back if left mid-transaction).
+    async fn close(self) {
+        if let Some(conn) = self
+            .conn
+            .and_then(|c| Arc::try_unwrap(c).ok())
+            .and_then(|m| m.into_inner().ok())
+        {
+            let pool = self.pool;
+            blocking(move || pool.give_back(conn)).await;
+        }
+    }
+}
+
+fn run_statement(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    parameters: Vec<Value>,
+) -> rusqlite::Result<Rows> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let columns: Vec<String> = stmt.column_names().into_iter().map(str::to_owned).collect();
+    let mut rows = stmt.query(rusqlite::params_from_iter(parameters))?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let mut values = Vec::with_capacity(columns.len());
+        for i in 0..columns.len() {
+            values.push(match row.get_ref(i)? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(i) => Value::Integer(i),
+                ValueRef::Real(f) => Value::Real(f),
+                ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+            });
+        }
+        out.push(values);
+    }
+    Ok((columns, out))
+}
+
+/// The two interface versions have identical `value`, `query-result` and `error` shapes but
+/// distinct generated types: one macro writes the conversions for each.
+macro_rules! conversions {
+    ($v:ident) => {
+        impl From<Failure> for $v::Error {
+            fn from(f: Failure) -> Self {
+                match f {
+                    Failure::AccessDenied => $v::Error::AccessDenied,
+                    Failure::InvalidConnection => $v::Error::InvalidConnection,
+                    Failure::Io(message) => $v::Error::Io(message),
+                }
+            }
+        }
+
+        impl From<$v::Value> for Value {
+            fn from(value: $v::Value) -> Self {
+                match value {
+                    $v::Value::Integer(i) => Value::Integer(i),
+                    $v::Value::Real(f) => Value::Real(f),
+                    $v::Value::Text(s) => Value::Text(s),
+                    $v::Value::Blob(b) => Value::Blob(b),
+                    $v::Value::Null => Value::Null,
+                }
+            }
+        }
+
+        impl $v::QueryResult {
+            fn from_rows((columns, rows): Rows) -> Self {
+                let value = |v| match v {
+                    Value::Integer(i) => $v::Value::Integer(i),
+                    Value::Real(f) => $v::Value::Real(f),
+                    Value::Text(s) => $v::Value::Text(s),
+                    Value::Blob(b) => $v::Value::Blob(b),
+                    Value::Null => $v::Value::Null,
+                };
+                $v::QueryResult {
+                    columns,
+                    rows: rows
+                        .into_iter()
+                        .map(|r| $v::RowResult {
+                            values: r.into_iter().map(value).collect(),
+                        })
+                        .collect(),
+                }
+            }
+        }
+    };
+}
+
+conversions!(v2);
+conversions!(v3);
+
+impl v2::Host for HostState {}
+
+impl v2::HostConnection for HostState {
+    async fn open(&mut self, database: String) -> Result<Resource<SqliteHandle>, v2::Error> {
+        let handle = self.sqlite_open(&database)?;
+        self.table
+            .push(handle)
+            .map_err(|e| v2::Error::Io(e.to_string()))
+    }
+
+    async fn execute(
+        &mut self,
+        handle: Resource<SqliteHandle>,
+        statement: String,
+        parameters: Vec<v2::Value>,
+    ) -> Result<v2::QueryResult, v2::Error> {
+        let handle = self
+            .table
+            .get_mut(&handle)
+            .map_err(|_| Failure::InvalidConnection)?;
+        let parameters = parameters.into_iter().map(Value::from).collect();
+        let rows = handle.execute(statement, parameters).await?;
+        Ok(v2::QueryResult::from_rows(rows))
+    }
+
+    async fn drop(&mut self, handle: Resource<SqliteHandle>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?.close().await;
+        Ok(())
+    }
+}
+
+impl v3::Host for HostState {}
+
+impl v3::HostConnection for HostState {
+    async fn open(&mut self, database: String) -> Result<Resource<SqliteHandleV3>, v3::Error> {
+        let handle = self.sqlite_open(&database)?;
+        self.table
+            .push(SqliteHandleV3(handle))
+            .map_err(|e| v3::Error::Io(e.to_string()))
+    }
+
+    async fn execute(
+        &mut self,
+        handle: Resource<SqliteHandleV3>,
+        statement: String,
+        parameters: Vec<v3::Value>,
+    ) -> Result<v3::QueryResult, v3::Error> {
+        let handle = self
+            .table
+            .get_mut(&handle)
+            .map_err(|_| Failure::InvalidConnection)?;
+        let parameters = parameters.into_iter().map(Value::from).collect();
+        let rows = handle.0.execute(statement, parameters).await?;
+        Ok(v3::QueryResult::from_rows(rows))
+    }
+
+    async fn last_insert_rowid(&mut self, handle: Resource<SqliteHandleV3>) -> i64 {
+        self.table
+            .get(&handle)
+            .map_or(0, |h| h.0.counter(|c| c.last_insert_rowid()))
+    }
+
+    async fn changes(&mut self, handle: Resource<SqliteHandleV3>) -> u64 {
+        self.table
+            .get(&handle)
+            .map_or(0, |h| h.0.counter(|c| c.changes()))
+    }
+
+    async fn drop(&mut self, handle: Resource<SqliteHandleV3>) -> wasmtime::Result<()> {
+        self.table.delete(handle)?.0.close().await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spin_imports::SpinResources;
+    use v3::HostConnection as _;
+
+    fn state(dir: &Path) -> HostState {
+        let app = crate::manifest::App {
+            source: "x.wasm".into(),
+            sqlite_databases: vec!["default".into()],
+            key_value_stores: vec![],
+            allowed_outbound_hosts: vec![],
+            variables: Default::default(),
+            component_variables: Default::default(),
+        };
+        let spin = SpinResources::open(&app, dir, Default::default()).unwrap();
+        HostState::new(Arc::new(spin), Default::default())
+    }
+
+    #[tokio::test]
+    async fn labels_are_checked_and_a_connection_keeps_its_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = state(dir.path());
+        assert!(matches!(
+            s.open("other".into()).await,
+            Err(v3::Error::AccessDenied)
+        ));
+        let c = s.open("default".into()).await.unwrap();
+        let run = async |s: &mut HostState, sql: &str, params: Vec<v3::Value>| {
+            s.execute(Resource::new_borrow(c.rep()), sql.into(), params)
+                .await
+        };
+        run(
+            &mut s,
+            "CREATE TABLE t (i INTEGER, r REAL, s TEXT, b BLOB, n)",
+            vec![],
+        )
+        .await
+        .unwrap();
+        run(&mut s, "BEGIN", vec![]).await.unwrap();
+        let row = vec![
+            v3::Value::Integer(-7),
+            v3::Value::Real(1.5),
+            v3::Value::Text("ü".into()),
+            v3::Value::Blob(vec![0, 255]),
+            v3::Value::Null,
+        ];
+        run(&mut s, "INSERT INTO t VALUES (?, ?, ?, ?, ?)", row.clone())
+            .await
+            .unwrap();
+        let borrow = || Resource::new_borrow(c.rep());
+        assert_eq!(s.last_insert_rowid(borrow()).await, 1);
+        assert_eq!(s.changes(borrow()).await, 1);
+        // A second connection does not see the uncommitted row: one transaction, one
+        // connection.
+        let other = s.open("default".into()).await.unwrap();
+        let seen = s
+            .execute(other, "SELECT count(*) FROM t".into(), vec![])
+            .await
+            .unwrap();
+        assert!(matches!(seen.rows[0].values[0], v3::Value::Integer(0)));
+        run(&mut s, "COMMIT", vec![]).await.unwrap();
+        let got = run(&mut s, "SELECT * FROM t", vec![]).await.unwrap();
+        assert_eq!(got.columns, ["i", "r", "s", "b", "n"]);
+        assert_eq!(format!("{:?}", got.rows[0].values), format!("{row:?}"));
+        let bad = run(&mut s, "SELECT nope FROM t", vec![]).await;
+        assert!(matches!(bad, Err(v3::Error::Io(_))), "{bad:?}");
+    }
+}
