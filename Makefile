@@ -7,28 +7,53 @@ export EDGEPEDIA_LISTEN ?= 127.0.0.1:3000
 # kubectl sends tokens only over TLS: the local runtime also serves HTTPS (self-signed).
 export EDGEPEDIA_TLS_LISTEN ?= 127.0.0.1:3443
 
-.PHONY: up build wasm deps python-deps test lint bench
+.PHONY: up spin-up host-up build wasm host agent deps python-deps test lint bench
 
+# Only what is missing: the wasm target, clippy and rustfmt.
 deps:
 	@rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
-	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+	@rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+	@rustup component list --installed | grep -q '^rustfmt' || rustup component add rustfmt
 
 wasm: deps
 	cargo build --target wasm32-wasip2 --release -p edgepedia
+
+# Native binaries use the `native` profile (speed, quick build), output in target/native/.
+host:
+	cargo build --profile native -p edgepedia-host
+
+agent:
+	cargo build --profile native -p sync-agent
 
 build: wasm
 	cargo build --profile native -p edgepedia-host -p sync-agent
 
 # Real Spin when installed, else the bundled runtime on the same .wasm.
-up: build
+up:
 	@if command -v spin >/dev/null 2>&1; then \
-		mkdir -p $(STATE_DIR); \
-		[ -s $(STATE_DIR)/dev-jwt-secret ] || od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > $(STATE_DIR)/dev-jwt-secret; \
-		SPIN_VARIABLE_JWT_HS256_SECRET=$${SPIN_VARIABLE_JWT_HS256_SECRET:-$$(cat $(STATE_DIR)/dev-jwt-secret)} \
-			spin up --listen $(EDGEPEDIA_LISTEN) --state-dir $(STATE_DIR); \
+		$(MAKE) --no-print-directory spin-up; \
 	else \
-		target/native/edgepedia-host --manifest spin.toml --state-dir $(STATE_DIR) --dev-secret; \
+		$(MAKE) --no-print-directory host-up; \
 	fi
+
+host-up: wasm host
+	target/native/edgepedia-host --manifest spin.toml --state-dir $(STATE_DIR) --dev-secret
+
+# Spin builds the component itself; without SPIN_VARIABLE_JWT_HS256_SECRET the same dev
+# secret as the bundled host's (<state dir>/dev-jwt-secret) is used and a token printed.
+spin-up: deps
+	@mkdir -p $(STATE_DIR)
+	@if [ -z "$${SPIN_VARIABLE_JWT_HS256_SECRET:-}" ]; then \
+		[ -s $(STATE_DIR)/dev-jwt-secret ] || od -An -N32 -tx1 /dev/urandom | tr -d ' \n' > $(STATE_DIR)/dev-jwt-secret; \
+		echo "dev admin token (30 days):"; echo; \
+		echo "export TOKEN=$$(python3 scripts/dev-token.py $(STATE_DIR)/dev-jwt-secret spin.toml)"; echo; \
+		echo "try:"; \
+		echo "  curl -H \"Authorization: Bearer \$$TOKEN\" http://$(EDGEPEDIA_LISTEN)/apis/clusterpedia.io/v1beta1/resources/api/v1/pods"; \
+		echo; \
+	fi
+	spin build
+	SPIN_VARIABLE_JWT_HS256_SECRET=$${SPIN_VARIABLE_JWT_HS256_SECRET:-$$(cat $(STATE_DIR)/dev-jwt-secret)} \
+		spin up --listen $(EDGEPEDIA_LISTEN) --state-dir $(STATE_DIR)
 
 python-deps:
 	@python3 -c 'import kubernetes' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check kubernetes
@@ -38,6 +63,7 @@ lint: deps
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-wasip2 -p edgepedia -- -D warnings
 
+# End-to-end tests run target/native/edgepedia-host on $(WASM) and target/native/sync-agent.
 test: build python-deps lint
 	cargo test --workspace
 

@@ -5,9 +5,25 @@
 //!
 //! Allowed: the columns cluster, namespace, name, group, version, resource, kind, uid,
 //! owner_uid, created_at, resource_version; `json_extract(object, '$.path')`; `=`, `==`, `!=`,
-//! `<>`, `<`, `<=`, `>`, `>=`, `[NOT] IN (literals…)`, `[NOT] LIKE` (with `ESCAPE`),
+//! `<>`, `<`, `<=`, `>`, `>=`, `[NOT] IN (values…)`, `[NOT] LIKE` (with `ESCAPE`),
 //! `[NOT] BETWEEN`, `IS [NOT] NULL`, `AND`, `OR`, `NOT`, parentheses; string, number, NULL and
 //! boolean literals. Everything else is a 400 naming what was refused.
+//!
+//! Decisions:
+//! - `group` works bare (`group = 'apps'`), quoted (`"group"`, `` `group` ``, `[group]`) or as
+//!   `objects.group`; it is the stored column `api_group`. `objects.` is the only qualifier.
+//!   Column names are ASCII-case-insensitive; `object` is only usable inside `json_extract`.
+//! - No arithmetic, concatenation, bitwise or JSON (`->`, `->>`) operators; only a `-` directly
+//!   on a number literal. TRUE/FALSE bind as 1/0; non-finite numbers (`1e999`) are refused.
+//! - `ESCAPE` takes one character in single quotes (SQLite fails the query otherwise).
+//! - JSON paths: `$` alone (the whole object, which the caller may read anyway), then `.key`
+//!   (`[A-Za-z0-9_-]+`), `."quoted key"` (adds `.` and `/`, for label and annotation keys) and
+//!   `[N]` segments. The path is bound as a parameter too.
+//! - Comments and `;` are found in the token stream (so `'--'` inside a string is fine) and
+//!   refused before parsing; anything after the one expression is refused.
+//! - Limits: 4096 bytes, nesting 64 (sqlparser's own recursion limit of 50 usually trips
+//!   first), 1000 items per IN list. A chain of one operator (`a OR b OR …`) is one flat node,
+//!   so long chains are not held to the nesting limit.
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::SqlValue;
@@ -48,8 +64,10 @@ enum Operand {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Cond {
-    And(Box<Cond>, Box<Cond>),
-    Or(Box<Cond>, Box<Cond>),
+    /// Two or more conditions; chains are kept flat (`a OR b OR c …` is one node), so a long
+    /// chain does not count against the nesting limit.
+    And(Vec<Cond>),
+    Or(Vec<Cond>),
     Not(Box<Cond>),
     Compare(Operand, &'static str, Operand),
     In {
@@ -109,9 +127,10 @@ impl WhereSql {
             .map_err(|e| refuse(format!("cannot parse: {e}")))?;
         let next = parser.peek_token();
         if next.token != Token::EOF {
-            return Err(refuse(
-                "unexpected text after the expression (ORDER BY, LIMIT, … are not allowed)",
-            ));
+            return Err(refuse(format!(
+                "unexpected {} after the expression: only one condition is allowed (no UNION, ORDER BY, LIMIT, …)",
+                next.token
+            )));
         }
         Ok(Self(condition(&expr, 0)?))
     }
@@ -130,15 +149,21 @@ fn condition(expr: &Expr, depth: usize) -> ApiResult<Cond> {
     let next = depth + 1;
     Ok(match expr {
         Expr::Nested(inner) => condition(inner, next)?,
+        Expr::BinaryOp {
+            op: op @ (BinaryOperator::And | BinaryOperator::Or),
+            ..
+        } => {
+            let parts = chain(expr, op)
+                .into_iter()
+                .map(|e| condition(e, next))
+                .collect::<ApiResult<Vec<_>>>()?;
+            if *op == BinaryOperator::And {
+                Cond::And(parts)
+            } else {
+                Cond::Or(parts)
+            }
+        }
         Expr::BinaryOp { left, op, right } => match op {
-            BinaryOperator::And => Cond::And(
-                Box::new(condition(left, next)?),
-                Box::new(condition(right, next)?),
-            ),
-            BinaryOperator::Or => Cond::Or(
-                Box::new(condition(left, next)?),
-                Box::new(condition(right, next)?),
-            ),
             BinaryOperator::Eq => Cond::Compare(operand(left, next)?, "=", operand(right, next)?),
             BinaryOperator::NotEq => {
                 Cond::Compare(operand(left, next)?, "!=", operand(right, next)?)
@@ -151,12 +176,7 @@ fn condition(expr: &Expr, depth: usize) -> ApiResult<Cond> {
             BinaryOperator::GtEq => {
                 Cond::Compare(operand(left, next)?, ">=", operand(right, next)?)
             }
-            other => {
-                return Err(refuse(format!(
-                    "operator {} is not allowed",
-                    operator_name(other)
-                )))
-            }
+            other => return Err(refuse(format!("{} is not allowed", operator_name(other)))),
         },
         Expr::UnaryOp {
             op: UnaryOperator::Not,
@@ -214,10 +234,7 @@ fn condition(expr: &Expr, depth: usize) -> ApiResult<Cond> {
         } => Cond::Like {
             expr: operand(expr, next)?,
             pattern: operand(pattern, next)?,
-            escape: escape_char
-                .as_deref()
-                .map(|e| operand(e, next))
-                .transpose()?,
+            escape: escape_char.as_deref().map(escape).transpose()?,
             negated: *negated,
         },
         Expr::Subquery(_) | Expr::Exists { .. } => {
@@ -230,6 +247,28 @@ fn condition(expr: &Expr, depth: usize) -> ApiResult<Cond> {
             )))
         }
     })
+}
+
+/// The operands of a chain of one operator (`a OR b OR c`), left to right. sqlparser builds
+/// such chains left-deep without recursing, so they are walked iteratively here too.
+fn chain<'a>(expr: &'a Expr, op: &BinaryOperator) -> Vec<&'a Expr> {
+    let mut rights = Vec::new();
+    let mut left = expr;
+    while let Expr::BinaryOp {
+        left: l,
+        op: o,
+        right,
+    } = left
+    {
+        if o != op {
+            break;
+        }
+        rights.push(right.as_ref());
+        left = l;
+    }
+    rights.push(left);
+    rights.reverse();
+    rights
 }
 
 fn operand(expr: &Expr, depth: usize) -> ApiResult<Operand> {
@@ -300,12 +339,29 @@ fn operand(expr: &Expr, depth: usize) -> ApiResult<Operand> {
         }
         Expr::BinaryOp { op, .. } => {
             return Err(refuse(format!(
-                "operator {} is not allowed in a value",
+                "{} is not allowed in a value",
                 operator_name(op)
             )))
         }
         other => return Err(refuse(format!("{} is not allowed", describe(other)))),
     })
+}
+
+/// `ESCAPE` takes one character, as a string literal (SQLite fails the query otherwise).
+fn escape(expr: &Expr) -> ApiResult<Operand> {
+    match expr {
+        Expr::Value(v) => match &v.value {
+            Value::SingleQuotedString(s) if s.chars().count() == 1 => {
+                Ok(Operand::Literal(SqlValue::Text(s.clone())))
+            }
+            _ => Err(refuse(
+                "ESCAPE takes a single character in quotes, like ESCAPE '!'",
+            )),
+        },
+        _ => Err(refuse(
+            "ESCAPE takes a single character in quotes, like ESCAPE '!'",
+        )),
+    }
 }
 
 fn column(name: &str) -> ApiResult<Operand> {
@@ -332,10 +388,10 @@ fn literal(value: &Value) -> ApiResult<SqlValue> {
         Value::SingleQuotedString(s) => SqlValue::Text(s.clone()),
         Value::Number(n, _) => match n.parse::<i64>() {
             Ok(i) => SqlValue::Integer(i),
-            Err(_) => SqlValue::Real(
-                n.parse::<f64>()
-                    .map_err(|_| refuse(format!("cannot read the number {n}")))?,
-            ),
+            Err(_) => match n.parse::<f64>() {
+                Ok(f) if f.is_finite() => SqlValue::Real(f),
+                _ => return Err(refuse(format!("cannot read the number {n}"))),
+            },
         },
         Value::Null => SqlValue::Null,
         Value::Boolean(b) => SqlValue::Integer(i64::from(*b)),
@@ -405,9 +461,9 @@ fn describe(expr: &Expr) -> &'static str {
     }
 }
 
-/// Operator spellings for messages, for the operators users are likely to try.
-fn operator_name(op: &BinaryOperator) -> &'static str {
-    match op {
+/// "operator X" for messages, spelled out for the operators users are likely to try.
+fn operator_name(op: &BinaryOperator) -> String {
+    let name = match op {
         BinaryOperator::StringConcat => "||",
         BinaryOperator::Plus => "+",
         BinaryOperator::Minus => "-",
@@ -420,8 +476,22 @@ fn operator_name(op: &BinaryOperator) -> &'static str {
         BinaryOperator::Regexp => "REGEXP",
         BinaryOperator::Match => "MATCH",
         BinaryOperator::Glob => "GLOB",
-        _ => "(this one)",
-    }
+        BinaryOperator::Eq => "=",
+        BinaryOperator::NotEq => "!=",
+        BinaryOperator::Lt => "<",
+        BinaryOperator::LtEq => "<=",
+        BinaryOperator::Gt => ">",
+        BinaryOperator::GtEq => ">=",
+        BinaryOperator::And => "AND",
+        BinaryOperator::Or => "OR",
+        BinaryOperator::Xor => "XOR",
+        BinaryOperator::Arrow => "->",
+        BinaryOperator::LongArrow => "->>",
+        BinaryOperator::PGBitwiseShiftLeft => "<<",
+        BinaryOperator::PGBitwiseShiftRight => ">>",
+        _ => return "this operator".to_owned(),
+    };
+    format!("operator {name}")
 }
 
 fn render_operand(o: &Operand, params: &mut Vec<SqlValue>) -> String {
@@ -438,11 +508,16 @@ fn render_operand(o: &Operand, params: &mut Vec<SqlValue>) -> String {
     }
 }
 
+fn join(parts: &[Cond], op: &str, params: &mut Vec<SqlValue>) -> String {
+    let parts: Vec<String> = parts.iter().map(|p| render(p, params)).collect();
+    format!("({})", parts.join(op))
+}
+
 fn render(c: &Cond, params: &mut Vec<SqlValue>) -> String {
     let not = |negated: bool| if negated { "NOT " } else { "" };
     match c {
-        Cond::And(a, b) => format!("({} AND {})", render(a, params), render(b, params)),
-        Cond::Or(a, b) => format!("({} OR {})", render(a, params), render(b, params)),
+        Cond::And(parts) => join(parts, " AND ", params),
+        Cond::Or(parts) => join(parts, " OR ", params),
         Cond::Not(a) => format!("(NOT {})", render(a, params)),
         Cond::Compare(l, op, r) => format!(
             "({} {op} {})",
@@ -607,8 +682,120 @@ mod tests {
             ("json_extract(object, '$.metadata.labels.\"app.kubernetes.io/name\"') IN ('a', 'c')", vec!["a", "c"]),
             ("((cluster = 'c2') OR (cluster = 'global')) AND TRUE = 1", vec!["a", "d_x"]),
             ("json_extract(object, '$.spec.replicas') = -1 OR 1 = 1", vec!["a", "b", "c", "d_x"]),
+            ("group = 'apps' AND `Cluster` = 'c1'", vec!["b"]),
+            ("[group] = 'batch' OR objects.\"GROUP\" = ''", vec!["c", "d_x"]),
+            ("JSON_EXTRACT(object, '$.spec.replicas') BETWEEN 1.5 AND 2.5", vec![]),
+            ("json_extract(object, '$.spec.replicas') >= 1.0 AND kind = 'Thing'", vec!["a", "b", "c", "d_x"]),
+            ("json_extract(object, '$') LIKE '%Pending%'", vec!["b"]),
+            ("json_extract(object, '$.metadata.labels') IS NOT NULL AND json_extract(object, '$.nope[0]') IS NULL", vec!["a", "b", "c", "d_x"]),
+            ("namespace IN ()", vec![]),
+            ("NOT (cluster = 'c1' OR cluster = 'c2') AND resource_version IS NULL", vec!["a"]),
+            ("'web' = namespace AND name < 'b'", vec!["a"]),
+            ("name LIKE 'D%' AND name NOT IN ('a', 'b', 'c')", vec!["d_x"]),
+            ("cluster = 'c1' AND (namespace = 'default' OR (namespace = 'kube-system' AND NOT name = 'x'))", vec!["b", "c"]),
+            ("FALSE = 1 OR uid = 'uid-c'", vec!["c"]),
         ] {
             assert_eq!(names(&s, input), want, "{input}");
+        }
+        // A long chain of one operator is flat, not nested: it is not held to the depth limit.
+        let chain: Vec<String> = (0..200).map(|i| format!("name = 'n{i}'")).collect();
+        let chain = format!("{} OR name = 'c'", chain.join(" OR "));
+        assert_eq!(names(&s, &chain), ["c"]);
+    }
+
+    /// Exact rendering: only our column names and fixed operator text, every literal a `?`.
+    #[test]
+    fn each_construct_renders_with_bound_parameters() {
+        use SqlValue::{Integer, Null, Real, Text};
+        let t = |s: &str| Text(s.to_owned());
+        for (input, sql, want) in [
+            ("cluster == 'a'", "(cluster = ?)", vec![t("a")]),
+            ("name <> 'a'", "(name != ?)", vec![t("a")]),
+            ("name != 'a'", "(name != ?)", vec![t("a")]),
+            ("kind < 'a'", "(kind < ?)", vec![t("a")]),
+            ("kind <= 'a'", "(kind <= ?)", vec![t("a")]),
+            ("kind > 'a'", "(kind > ?)", vec![t("a")]),
+            ("kind >= 'a'", "(kind >= ?)", vec![t("a")]),
+            ("group = 'apps'", "(api_group = ?)", vec![t("apps")]),
+            ("\"group\" = 'apps'", "(api_group = ?)", vec![t("apps")]),
+            ("objects.version = 'v1'", "(version = ?)", vec![t("v1")]),
+            (
+                "RESOURCE IN ('pods', 'nodes')",
+                "(resource IN (?, ?))",
+                vec![t("pods"), t("nodes")],
+            ),
+            (
+                "uid NOT IN (1, -2, 2.5)",
+                "(uid NOT IN (?, ?, ?))",
+                vec![Integer(1), Integer(-2), Real(2.5)],
+            ),
+            ("name LIKE 'a%'", "(name LIKE ?)", vec![t("a%")]),
+            (
+                "name NOT LIKE 'a!%' ESCAPE '!'",
+                "(name NOT LIKE ? ESCAPE ?)",
+                vec![t("a!%"), t("!")],
+            ),
+            (
+                "created_at BETWEEN '1' AND '2'",
+                "(created_at BETWEEN ? AND ?)",
+                vec![t("1"), t("2")],
+            ),
+            (
+                "created_at NOT BETWEEN '1' AND '2'",
+                "(created_at NOT BETWEEN ? AND ?)",
+                vec![t("1"), t("2")],
+            ),
+            ("owner_uid IS NULL", "(owner_uid IS NULL)", vec![]),
+            ("owner_uid IS NOT NULL", "(owner_uid IS NOT NULL)", vec![]),
+            (
+                "resource_version = NULL",
+                "(resource_version = ?)",
+                vec![Null],
+            ),
+            ("TRUE = FALSE", "(? = ?)", vec![Integer(1), Integer(0)]),
+            ("NOT name = 'a'", "(NOT (name = ?))", vec![t("a")]),
+            ("name = 'it''s'", "(name = ?)", vec![t("it's")]),
+            (
+                "name = 'a;b -- c /* d */'",
+                "(name = ?)",
+                vec![t("a;b -- c /* d */")],
+            ),
+            (
+                "name = 'a' AND kind = 'b' AND uid = 'c'",
+                "((name = ?) AND (kind = ?) AND (uid = ?))",
+                vec![t("a"), t("b"), t("c")],
+            ),
+            (
+                "name = 'a' OR kind = 'b' AND uid = 'c'",
+                "((name = ?) OR ((kind = ?) AND (uid = ?)))",
+                vec![t("a"), t("b"), t("c")],
+            ),
+            ("((name = 'a'))", "(name = ?)", vec![t("a")]),
+            (
+                "json_extract(object, '$.metadata.labels.\"app.kubernetes.io/name\"') = 'x'",
+                "(json_extract(object, ?) = ?)",
+                vec![t("$.metadata.labels.\"app.kubernetes.io/name\""), t("x")],
+            ),
+            (
+                "json_extract(object, '$.spec.containers[0].image') LIKE '%:latest'",
+                "(json_extract(object, ?) LIKE ?)",
+                vec![t("$.spec.containers[0].image"), t("%:latest")],
+            ),
+            (
+                "json_extract(object, '$') IS NOT NULL",
+                "(json_extract(object, ?) IS NOT NULL)",
+                vec![t("$")],
+            ),
+        ] {
+            let w = WhereSql::parse(input).unwrap_or_else(|e| panic!("{input}: {}", e.message));
+            let mut params = Vec::new();
+            assert_eq!(w.to_sql(&mut params), sql, "{input}");
+            assert_eq!(params, want, "{input}");
+            // Nothing from the input is spliced: no quotes, no digits, one `?` per parameter.
+            assert!(
+                !sql.contains(['\'', '"', ';', '-']) && !sql.contains(|c: char| c.is_ascii_digit())
+            );
+            assert_eq!(sql.matches('?').count(), params.len(), "{input}");
         }
     }
 
@@ -683,11 +870,65 @@ mod tests {
             "cluster = 'a') OR (1=1",
             "name = 'ａ' ; DROP TABLE objects",
             "name\u{0}= 'a'",
+            // More unicode: look-alike semicolons and keywords, invisible and bidi characters,
+            // a Cyrillic letter in a column name.
+            "cluster = 'a'\u{ff1b} DROP TABLE objects",
+            "cluster = 'a'\u{037e} DROP TABLE objects",
+            "cluster = 'a' \u{ff2f}\u{ff32} 1=1",
+            "\u{200b}cluster = 'a'",
+            "cluster\u{202e} = 'a'",
+            "\u{0441}luster = 'a'",
+            "cluster = 'a' \u{2028}; DROP TABLE objects",
+            // Other ways out of the allowlist.
+            "cluster = 'a' UNION ALL SELECT 1",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+            "name IN (VALUES ('a'))",
+            "rowid = 1",
+            "_rowid_ = 1",
+            "synced_at > 0",
+            "api_group = 'apps'",
+            "temp.objects.name = 'a'",
+            "objects.object LIKE '%'",
+            "json_extract(objects.object, '$.a') = 1",
+            "json_extract(object, '$.a' || '') = 1",
+            "json_extract(object, '$.a') FILTER (WHERE 1) = 1",
+            "json_extract(DISTINCT object, '$.a') = 1",
+            "json_extract(object, '$.a b') = 1",
+            "json_extract(object, '$.a[-1]') = 1",
+            "json_extract(object, '$..a') = 1",
+            "json_extract(object, 'a') = 1",
+            "json_extract(object, '') = 1",
+            "object -> '$.a' = 1",
+            "object ->> '$.a' = 1",
+            "count(*) > 0",
+            "max(name) = 'a'",
+            "printf('%s', name) = 'a'",
+            "zeroblob(1000000000) = 1",
+            "likelihood(name = 'a', 0.5)",
+            "name IS 'a'",
+            "name IS NOT DISTINCT FROM 'a'",
+            "1 = 1 = 1",
+            "name LIKE 'a' ESCAPE name",
+            "name LIKE 'a' ESCAPE 'ab'",
+            "name ILIKE 'a'",
+            "name SIMILAR TO 'a'",
+            "1e999 = 1",
+            "0x41 = 65",
+            "N'a' = name",
+            "-name = 'a'",
+            "~1 = 1",
+            "1 << 2 = 4",
+            "1 & 1 = 1",
+            "name = 'a' AND TRUE",
+            "(name, kind) = ('a', 'b')",
+            "name IN (1, (SELECT 1))",
+            "name = 'unterminated",
+            "NOT",
             &long,
             &deep,
             &many,
         ];
-        assert!(corpus.len() >= 60);
+        assert!(corpus.len() >= 100);
         for input in corpus {
             let err = WhereSql::parse(input).expect_err(input);
             assert_eq!(err.code, 400, "{input}");
@@ -706,5 +947,15 @@ mod tests {
         assert!(message("cluster = 'a' -- x").contains("comments"));
         assert!(message("EXISTS (SELECT 1)").contains("subqueries"));
         assert!(message(&long).contains("longer than"));
+        assert!(message(&deep).contains("whereSQL: "));
+        assert!(message(&many).contains("limited to 1000"));
+        assert!(message("name || 'x' = 'ax'").contains("operator ||"));
+        assert!(message("name IS 'a'").starts_with("whereSQL: "));
+        assert!(message("name LIKE 'a' ESCAPE 'ab'").contains("ESCAPE"));
+        assert!(message("CAST(name AS INTEGER) = 1").contains("CAST"));
+        assert!(message("objects.object LIKE '%'").contains("object column"));
+        assert!(message("main.objects.name = 'a'").contains("qualified"));
+        assert!(message("name = 'a' LIMIT 1").contains("after the expression"));
+        assert!(message("name = :param").contains("placeholder"));
     }
 }

@@ -3,11 +3,13 @@
 //! runtime: production is `spin up`, SpinKube or hosted Spin.
 
 mod dev_token;
+mod key_value;
 mod manifest;
 mod outbound;
 mod runtime;
 mod server;
 mod spin_imports;
+mod sqlite;
 mod state;
 mod status;
 mod tls;

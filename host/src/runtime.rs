@@ -50,7 +50,8 @@ pub fn load_component(engine: &Engine, wasm: &Path, cache_dir: &Path) -> Result<
     let component = Component::new(engine, &bytes)
         .map_err(|e| wasm_error(e).context("compiling the component"))?;
     std::fs::create_dir_all(cache_dir)?;
-    let tmp = cached.with_extension("tmp");
+    // Written aside and renamed, so a host starting beside this one never reads half a file.
+    let tmp = cache_dir.join(format!("{key}.{}.tmp", std::process::id()));
     std::fs::write(&tmp, component.serialize().map_err(wasm_error)?)?;
     std::fs::rename(&tmp, &cached)?;
     Ok((component, false))

@@ -8,8 +8,9 @@ use crate::spin_imports::SpinResources;
 use crate::state::HostState;
 use crate::status;
 use anyhow::Result;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::server::conn::http1;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -105,21 +106,28 @@ impl Server {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         if declared.is_some_and(|n| n > self.max_body) {
-            return status::response(
-                413,
-                "RequestEntityTooLarge",
-                &format!(
-                    "request body is larger than the limit of {} bytes",
-                    self.max_body
-                ),
-            );
+            return too_large_response(self.max_body);
         }
+        // A body without (or lying about) Content-Length is cut at the cap; the guest sees a
+        // body-size error, and whatever it answers, the client gets 413.
         let max_body = self.max_body;
+        let too_large = Arc::new(AtomicBool::new(false));
+        let flag = too_large.clone();
         let req = req.map(move |body| {
-            Limited::new(body, max_body)
-                .map_err(|e| wasmtime_wasi_http::Error::InternalError(Some(e.to_string())))
+            Limited::new(body, max_body).map_err(move |e| {
+                if e.is::<LengthLimitError>() {
+                    flag.store(true, Ordering::Relaxed);
+                    wasmtime_wasi_http::Error::HttpRequestBodySize(Some(max_body as u64))
+                } else {
+                    wasmtime_wasi_http::Error::InternalError(Some(e.to_string()))
+                }
+            })
         });
-        match tokio::time::timeout(self.timeout, self.run_guest(req)).await {
+        let outcome = tokio::time::timeout(self.timeout, self.run_guest(req)).await;
+        if too_large.load(Ordering::Relaxed) {
+            return too_large_response(max_body);
+        }
+        match outcome {
             Ok(Ok(response)) => response,
             Ok(Err(GuestFailure::Timeout)) | Err(_) => {
                 status::response(504, "Timeout", "the request did not finish in time")
@@ -158,20 +166,34 @@ impl Server {
             .new_response_outparam(sender)
             .map_err(GuestFailure::Trap)?;
         let pre = self.pre.clone();
-        // The guest keeps running after it has sent the response head, streaming the body.
+        let deadline = self.timeout;
+        // The guest keeps running after it has sent the response head, streaming the body, but
+        // never past the deadline, even while it waits on I/O (where epochs cannot stop it).
         let task = tokio::task::spawn(async move {
-            let proxy = pre.instantiate_async(&mut store).await?;
-            proxy
-                .wasi_http_incoming_handler()
-                .call_handle(&mut store, incoming, out)
-                .await
+            let run = async {
+                let proxy = pre.instantiate_async(&mut store).await?;
+                proxy
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut store, incoming, out)
+                    .await
+            };
+            match tokio::time::timeout(deadline, run).await {
+                Ok(result) => result,
+                Err(_) => Err(wasmtime::Trap::Interrupt.into()),
+            }
         });
+        // Until the response head is out, a dropped request (deadline, client gone) stops the
+        // guest at once instead of leaving it running unobserved.
+        let mut task = AbortOnDrop { task, armed: true };
         match receiver.await {
-            Ok(Ok(response)) => Ok(response),
+            Ok(Ok(response)) => {
+                task.armed = false;
+                Ok(response)
+            }
             Ok(Err(code)) => Err(GuestFailure::Trap(wasmtime::format_err!(
                 "guest answered with error {code:?}"
             ))),
-            Err(_) => match task.await {
+            Err(_) => match (&mut task.task).await {
                 Ok(Err(e))
                     if matches!(
                         e.downcast_ref::<wasmtime::Trap>(),
@@ -188,6 +210,28 @@ impl Server {
                     "guest task failed: {e}"
                 ))),
             },
+        }
+    }
+}
+
+fn too_large_response(max_body: usize) -> hyper::Response<HyperOutgoingBody> {
+    status::response(
+        413,
+        "RequestEntityTooLarge",
+        &format!("request body is larger than the limit of {max_body} bytes"),
+    )
+}
+
+/// Aborts the guest task when dropped while still armed.
+struct AbortOnDrop<T> {
+    task: tokio::task::JoinHandle<T>,
+    armed: bool,
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.task.abort();
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Spin variables: application variables take their value from `SPIN_VARIABLE_<NAME>`, else
 //! their default; component variables are templates over them. Resolved once at start-up, so
-//! a missing required variable stops the runtime before it serves anything.
+//! a missing required variable stops the runtime before it serves anything. The guest reads
+//! them through `fermyon:spin/variables@2.0.0`.
 
 use crate::manifest::App;
 use anyhow::{bail, Result};
@@ -83,6 +84,26 @@ fn render(template: &str, values: &BTreeMap<String, String>) -> Result<String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+impl crate::spin_imports::variables::Host for crate::state::HostState {
+    async fn get(&mut self, name: String) -> Result<String, crate::spin_imports::variables::Error> {
+        use crate::spin_imports::variables::Error;
+        // Spin's rule for names: lowercase ASCII letters, digits and underscores.
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(Error::InvalidName(name));
+        }
+        self.spin
+            .variables
+            .0
+            .get(&name)
+            .cloned()
+            .ok_or(Error::Undefined(name))
+    }
 }
 
 #[cfg(test)]

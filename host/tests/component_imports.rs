@@ -43,6 +43,8 @@ fn component_imports_only_what_spin_provides() {
             _ => {}
         }
     }
+    // `cargo test -p edgepedia-host --test component_imports -- --nocapture` lists them.
+    println!("component imports: {imports:#?}");
     assert!(
         imports.iter().any(|i| i.starts_with("fermyon:spin/sqlite")),
         "{imports:?}"

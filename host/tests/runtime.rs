@@ -27,6 +27,11 @@ impl Drop for Host {
 }
 
 fn command(state: &Path, args: &[&str]) -> Command {
+    command_for(Path::new("spin.toml"), state, args)
+}
+
+/// The host serving `manifest` (relative to the repository, or absolute).
+fn command_for(manifest: &Path, state: &Path, args: &[&str]) -> Command {
     let bin = std::env::var_os("EDGEPEDIA_HOST_BIN").map_or_else(
         || repo().join("target/native/edgepedia-host"),
         PathBuf::from,
@@ -38,13 +43,9 @@ fn command(state: &Path, args: &[&str]) -> Command {
     );
     let mut c = Command::new(bin);
     c.current_dir(repo())
-        .args([
-            "--manifest",
-            "spin.toml",
-            "--listen",
-            "127.0.0.1:0",
-            "--state-dir",
-        ])
+        .arg("--manifest")
+        .arg(manifest)
+        .args(["--listen", "127.0.0.1:0", "--state-dir"])
         .arg(state)
         .args(args)
         .env_remove("SPIN_VARIABLE_JWT_HS256_SECRET")
@@ -307,4 +308,185 @@ fn oversized_and_stalled_requests_get_status_answers_and_the_host_keeps_serving(
     assert!(text.contains("\"reason\":\"Timeout\""), "{text}");
     let mut fresh = TcpStream::connect(("127.0.0.1", port)).unwrap();
     assert_eq!(raw_get(&mut fresh), 200);
+}
+
+/// A minimal HTTP component in the text format whose handler body is `body` (a core Wasm
+/// instruction sequence), written with a manifest into `dir`; returns the manifest's path.
+/// The real component has no way to trap on purpose, so the trap path is driven by this one.
+fn tiny_component(dir: &Path, body: &str) -> PathBuf {
+    let wat = format!(
+        r#"(component
+            (import "wasi:http/types@0.2.0" (instance $types
+                (export "incoming-request" (type (sub resource)))
+                (export "response-outparam" (type (sub resource)))))
+            (alias export $types "incoming-request" (type $request))
+            (alias export $types "response-outparam" (type $outparam))
+            (core module $m (func (export "handle") (param i32 i32) {body}))
+            (core instance $i (instantiate $m))
+            (func $handle (param "request" (own $request)) (param "response-out" (own $outparam))
+                (canon lift (core func $i "handle")))
+            (instance $handler (export "handle" (func $handle)))
+            (export "wasi:http/incoming-handler@0.2.0" (instance $handler)))"#
+    );
+    std::fs::write(dir.join("tiny.wasm"), wat::parse_str(wat).unwrap()).unwrap();
+    let manifest = dir.join("spin.toml");
+    std::fs::write(
+        &manifest,
+        r#"spin_manifest_version = 2
+[application]
+name = "tiny"
+[[trigger.http]]
+route = "/..."
+component = "tiny"
+[component.tiny]
+source = "tiny.wasm"
+"#,
+    )
+    .unwrap();
+    manifest
+}
+
+/// One raw HTTP/1.1 exchange on `conn`: the status code and the body as JSON.
+fn raw_status(conn: &mut TcpStream, request: &[u8]) -> (u16, serde_json::Value) {
+    conn.write_all(request).unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    let code = status.split_whitespace().nth(1).unwrap().parse().unwrap();
+    (code, serde_json::from_slice(&body).unwrap_or_default())
+}
+
+#[test]
+fn a_trapping_guest_is_a_500_status_and_the_host_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = tiny_component(dir.path(), "unreachable");
+    let host = start(command_for(&manifest, dir.path(), &[]));
+    let port: u16 = host.base.rsplit(':').next().unwrap().parse().unwrap();
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    for _ in 0..3 {
+        let (code, body) = raw_status(&mut conn, b"GET /x HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(code, 500, "{body}");
+        assert_eq!(
+            (
+                body["kind"].as_str(),
+                body["reason"].as_str(),
+                &body["code"]
+            ),
+            (
+                Some("Status"),
+                Some("InternalError"),
+                &serde_json::json!(500)
+            )
+        );
+        assert!(
+            !body["message"].as_str().unwrap().contains("unreachable"),
+            "no internals in the message: {body}"
+        );
+    }
+    // Still accepting new connections, and it logged why.
+    let mut fresh = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let (code, _) = raw_status(&mut fresh, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(code, 500);
+    let (status, stderr) = host.terminate();
+    assert!(status.success(), "{status:?}");
+    assert!(
+        stderr.contains("guest failed") && stderr.contains("unreachable"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_guest_that_spins_forever_is_stopped_with_a_504_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = tiny_component(dir.path(), "(loop (br 0))");
+    let host = start(command_for(
+        &manifest,
+        dir.path(),
+        &["--request-timeout-ms", "300"],
+    ));
+    let port: u16 = host.base.rsplit(':').next().unwrap().parse().unwrap();
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    for _ in 0..2 {
+        let (code, body) = raw_status(&mut conn, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!((code, body["reason"].as_str()), (504, Some("Timeout")));
+    }
+}
+
+#[test]
+fn a_chunked_body_over_the_cap_is_a_413_status() {
+    let state = tempfile::tempdir().unwrap();
+    let host = start(command(
+        state.path(),
+        &["--max-body-bytes", "1000", "--dev-secret"],
+    ));
+    let port: u16 = host.base.rsplit(':').next().unwrap().parse().unwrap();
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    // No Content-Length: the cap is only found while the body streams in.
+    let mut request = format!(
+        "POST /ingest/v1/clusters/c1/events HTTP/1.1\r\nHost: t\r\n\
+         Authorization: Bearer {}\r\nTransfer-Encoding: chunked\r\n\r\n",
+        host.token()
+    )
+    .into_bytes();
+    for _ in 0..4 {
+        request.extend_from_slice(b"190\r\n");
+        request.extend_from_slice(&[b' '; 400]);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    let (code, body) = raw_status(&mut conn, &request);
+    assert_eq!(
+        (code, body["reason"].as_str()),
+        (413, Some("RequestEntityTooLarge")),
+        "{body}"
+    );
+    let mut fresh = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(raw_get(&mut fresh), 200);
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish() {
+    let state = tempfile::tempdir().unwrap();
+    let mut host = start(command(state.path(), &["--dev-secret"]));
+    let port: u16 = host.base.rsplit(':').next().unwrap().parse().unwrap();
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let body = br#"{"events":[]}"#;
+    let head = format!(
+        "POST /ingest/v1/clusters/c1/events HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        host.token(),
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).unwrap();
+    conn.write_all(&body[..5]).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = host.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        host.child.try_wait().unwrap().is_none(),
+        "the host waits for the request in flight"
+    );
+    // The rest of the body arrives after the signal; the answer still comes back whole.
+    let (code, answer) = raw_status(&mut conn, &body[5..]);
+    assert!((200..300).contains(&code), "{code} {answer}");
+    let status = host.child.wait().unwrap();
+    assert!(status.success(), "{status:?}");
 }
