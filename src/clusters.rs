@@ -1,9 +1,11 @@
 //! `pediaclusters`: what each cluster has pushed and when, so users can judge staleness.
-//! Shaped like Clusterpedia's `PediaCluster` (cluster.clusterpedia.io/v1alpha2).
+//! Shaped like Clusterpedia's `PediaCluster` (cluster.clusterpedia.io/v1alpha2). Types and
+//! counts are those the token may read (see [`crate::visible_types`]).
 
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::store::{SqlValue, Store};
+use crate::visible_types::{visible_types, VisibleType};
 use edgepedia_api::ClusterName;
 use serde_json::{json, Value};
 
@@ -19,6 +21,7 @@ pub fn handle(
         "SELECT name, agent_version, first_seen_at, last_sync_at FROM clusters ORDER BY name",
         &[],
     )?;
+    let types = visible_types(store, principal, name)?;
     let mut items = Vec::new();
     for row in rows {
         let mut cells = row.into_iter();
@@ -40,7 +43,7 @@ pub fn handle(
             "status": {
                 "lastSyncTime": crate::clock::rfc3339(last_sync),
                 "agentVersion": agent_version,
-                "syncResources": sync_resources(store, &cluster)?,
+                "syncResources": sync_resources(&types, &cluster),
             }
         }));
     }
@@ -55,31 +58,21 @@ pub fn handle(
     serde_json::to_vec(&body).map_err(|_| ApiError::internal())
 }
 
-fn sync_resources(store: &dyn Store, cluster: &str) -> ApiResult<Vec<Value>> {
-    let rows = store.query(
-        "SELECT api_group, version, resource, kind, namespaced, object_count, synced_at FROM resource_types \
-         WHERE cluster = ? ORDER BY api_group, resource",
-        &[cluster.into()],
-    )?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            let text = |i: usize| {
-                r.get(i)
-                    .and_then(SqlValue::as_str)
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let int = |i: usize| r.get(i).and_then(SqlValue::as_i64).unwrap_or(0);
+fn sync_resources(types: &[VisibleType], cluster: &str) -> Vec<Value> {
+    types
+        .iter()
+        .filter(|v| v.cluster == cluster)
+        .map(|v| {
+            let t = &v.resource_type;
             json!({
-                "group": text(0),
-                "version": text(1),
-                "resource": text(2),
-                "kind": text(3),
-                "namespaced": int(4) != 0,
-                "objectCount": int(5),
-                "lastSyncTime": crate::clock::rfc3339(int(6)),
+                "group": t.group,
+                "version": t.version,
+                "resource": t.resource,
+                "kind": t.kind,
+                "namespaced": t.namespaced,
+                "objectCount": v.count,
+                "lastSyncTime": crate::clock::rfc3339(v.synced_at),
             })
         })
-        .collect())
+        .collect()
 }

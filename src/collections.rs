@@ -8,7 +8,8 @@ use crate::params::ListOptions;
 use crate::plan::{Column, ListPlan, Order, Predicate, Projection, Source};
 use crate::read::{apply_list_options, list_response};
 use crate::response::Response;
-use crate::store::{SqlValue, Store};
+use crate::store::Store;
+use crate::visible_types;
 use edgepedia_api::catalog::{self, BUILTIN};
 use edgepedia_api::ResourceType;
 use serde_json::json;
@@ -24,7 +25,7 @@ pub fn list(store: &dyn Store, principal: &Principal) -> ApiResult<Vec<u8>> {
         .map(|name| {
             let types = match *name {
                 "any" => Vec::new(),
-                _ => types_of(store, name, &ListOptions::default())?,
+                _ => types_of(store, principal, name, &ListOptions::default())?,
             };
             Ok(json!({
                 "apiVersion": API_VERSION,
@@ -53,11 +54,11 @@ pub fn get<'s>(
 ) -> ApiResult<Response<'s>> {
     principal.require(Scope::Read)?;
     let opts = ListOptions::parse(query)?;
-    let types = types_of(store, name, &opts)?;
+    let types = types_of(store, principal, name, &opts)?;
     let mut filter = Predicate::default();
     filter.resource_types(&types);
     filter.authorized_for(principal);
-    apply_list_options(&mut filter, None, None, &opts, Column::Name)?;
+    apply_list_options(&mut filter, principal, None, None, &opts, Column::Name)?;
     let plan = ListPlan {
         source: Source::Objects,
         filter,
@@ -81,16 +82,22 @@ fn resource_types_json(types: &[ResourceType]) -> serde_json::Value {
         .collect()
 }
 
-fn types_of(store: &dyn Store, name: &str, opts: &ListOptions) -> ApiResult<Vec<ResourceType>> {
-    let builtin = |info: &catalog::ResourceInfo| info.resource_type(info.version);
+/// A collection's types, as far as the principal may read them (no Secrets without
+/// `inventory:secrets`, no pushed type it has no object of).
+fn types_of(
+    store: &dyn Store,
+    principal: &Principal,
+    name: &str,
+    opts: &ListOptions,
+) -> ApiResult<Vec<ResourceType>> {
     match name {
         "workloads" => Ok(["deployments", "daemonsets", "statefulsets"]
             .iter()
             .filter_map(|r| catalog::lookup_resource("apps", r))
-            .map(builtin)
+            .map(|info| info.resource_type(info.version))
             .collect()),
-        "kuberesources" => Ok(BUILTIN.iter().map(builtin).collect()),
-        "any" => any_types(store, opts),
+        "kuberesources" => Ok(builtin_types(principal)),
+        "any" => any_types(store, principal, opts),
         _ => Err(ApiError::object_not_found(
             "clusterpedia.io",
             "collectionresources",
@@ -99,26 +106,28 @@ fn types_of(store: &dyn Store, name: &str, opts: &ListOptions) -> ApiResult<Vec<
     }
 }
 
+/// The catalog's types the principal may read.
+fn builtin_types(principal: &Principal) -> Vec<ResourceType> {
+    let secrets = principal.require(Scope::Secrets).is_ok();
+    BUILTIN
+        .iter()
+        .map(|info| info.resource_type(info.version))
+        .filter(|t| secrets || !t.is_secret())
+        .collect()
+}
+
 /// Built-in and pushed types chosen by `groups` (`apps`, `apps/v1`) and `resources`
 /// (`pods`, `apps/deployments`).
-fn any_types(store: &dyn Store, opts: &ListOptions) -> ApiResult<Vec<ResourceType>> {
+fn any_types(
+    store: &dyn Store,
+    principal: &Principal,
+    opts: &ListOptions,
+) -> ApiResult<Vec<ResourceType>> {
     if opts.groups.is_empty() && opts.resources.is_empty() {
         return Err(ApiError::bad_request("collectionresources/any needs groups or resources, e.g. groups=apps&resources=batch/jobs"));
     }
-    let mut candidates: Vec<ResourceType> =
-        BUILTIN.iter().map(|i| i.resource_type(i.version)).collect();
-    for row in store.query(
-        "SELECT DISTINCT api_group, version, resource, kind, namespaced FROM resource_types ORDER BY api_group, resource",
-        &[],
-    )? {
-        let text = |i: usize| row.get(i).and_then(SqlValue::as_str).unwrap_or_default().to_owned();
-        let t = ResourceType {
-            group: text(0),
-            version: text(1),
-            resource: text(2),
-            kind: text(3),
-            namespaced: row.get(4).and_then(SqlValue::as_i64) != Some(0),
-        };
+    let mut candidates: Vec<ResourceType> = builtin_types(principal);
+    for t in visible_types::distinct(visible_types::visible_types(store, principal, None)?) {
         if !candidates.iter().any(|c| c.group == t.group && c.resource == t.resource) {
             candidates.push(t);
         }

@@ -1,10 +1,11 @@
 //! Kubernetes discovery under the resources prefix, so kubectl and client libraries can use
 //! `…/resources` or `…/resources/clusters/{c}` as their server URL. Only types actually
-//! stored (in the visible clusters) are listed, with verbs get and list.
+//! stored with objects the caller may read are listed, with verbs get and list.
 
 use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
-use crate::store::{SqlValue, Store};
+use crate::store::Store;
+use crate::visible_types;
 use edgepedia_api::catalog;
 use edgepedia_api::{ClusterName, ResourceType};
 use serde_json::{json, Value};
@@ -68,45 +69,15 @@ pub fn version() -> Vec<u8> {
     .into_bytes()
 }
 
-/// Distinct types stored in the clusters the caller may see (and the route's cluster).
+/// Distinct types with objects the caller may read (in the route's cluster, if any).
 fn stored_types(
     store: &dyn Store,
     principal: &Principal,
     cluster: Option<&ClusterName>,
 ) -> ApiResult<Vec<ResourceType>> {
-    let rows = store.query(
-        "SELECT cluster, api_group, version, resource, kind, namespaced FROM resource_types \
-         WHERE object_count > 0 AND (? IS NULL OR cluster = ?) ORDER BY api_group, version, resource",
-        &[cluster.map(|c| c.as_str()).into(), cluster.map(|c| c.as_str()).into()],
-    )?;
-    let mut types: Vec<ResourceType> = Vec::new();
-    for row in rows {
-        let text = |i: usize| {
-            row.get(i)
-                .and_then(SqlValue::as_str)
-                .unwrap_or_default()
-                .to_owned()
-        };
-        if !principal.may_see_cluster(&text(0)) {
-            continue;
-        }
-        let t = ResourceType {
-            group: text(1),
-            version: text(2),
-            resource: text(3),
-            kind: text(4),
-            namespaced: row.get(5).and_then(SqlValue::as_i64) != Some(0),
-        };
-        if (t.group.is_empty()
-            && t.resource == "secrets"
-            && principal.require(Scope::Secrets).is_err())
-            || types.contains(&t)
-        {
-            continue;
-        }
-        types.push(t);
-    }
-    Ok(types)
+    Ok(visible_types::distinct(visible_types::visible_types(
+        store, principal, cluster,
+    )?))
 }
 
 fn groups(types: &[ResourceType]) -> Value {

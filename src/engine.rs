@@ -73,7 +73,7 @@ fn dispatch<'s>(
             clusters::handle(store, &principal, name.as_ref())?,
         )),
         Route::Ingest(r) => {
-            principal.require_write(r.cluster())?;
+            let scope = ingest::WriteScope::of(&principal, r.cluster())?;
             let body = match req.body {
                 RequestBody::Bytes(bytes) => bytes,
                 RequestBody::TooLarge => return Err(ApiError::too_large(MAX_BODY_BYTES)),
@@ -83,13 +83,14 @@ fn dispatch<'s>(
                     ))
                 }
             };
-            ingest_route(store, &r, &body, now)
+            ingest_route(store, &scope, &r, &body, now)
         }
     }
 }
 
 fn ingest_route<'s>(
     store: &dyn Store,
+    scope: &ingest::WriteScope,
     r: &IngestRoute,
     body: &[u8],
     now: i64,
@@ -97,22 +98,22 @@ fn ingest_route<'s>(
     let json = |status, value: &dyn erased::Json| Ok(Response::json(status, value.to_json()?));
     match r {
         IngestRoute::BeginSnapshot { cluster } => {
-            json(201, &ingest::begin(store, cluster, body, now)?)
+            json(201, &ingest::begin(store, scope, cluster, body, now)?)
         }
         IngestRoute::Chunk { cluster, session } => {
-            json(200, &ingest::chunk(store, cluster, session, body, now)?)
+            json(200, &ingest::chunk(store, scope, cluster, session, body, now)?)
         }
         IngestRoute::Commit { cluster, session } => {
-            json(200, &ingest::commit(store, cluster, session, now)?)
+            json(200, &ingest::commit(store, scope, cluster, session, now)?)
         }
         IngestRoute::Abort { cluster, session } => {
-            ingest::abort(store, cluster, session, now)?;
+            ingest::abort(store, scope, cluster, session, now)?;
             Ok(Response::json(
                 200,
                 success_json(&format!("snapshot session {session} aborted")),
             ))
         }
-        IngestRoute::Events { cluster } => json(200, &ingest::events(store, cluster, body, now)?),
+        IngestRoute::Events { cluster } => json(200, &ingest::events(store, scope, cluster, body, now)?),
     }
 }
 

@@ -25,6 +25,7 @@ pub mod response;
 pub mod route;
 pub mod selector;
 pub mod store;
+pub mod visible_types;
 pub mod where_sql;
 
 #[cfg(target_arch = "wasm32")]

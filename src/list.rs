@@ -2,7 +2,7 @@
 //! unpaged or large lists in internal keyset pages so memory stays bounded by one page.
 
 use crate::error::ApiResult;
-use crate::paging::{Continue, Cursor};
+use crate::paging::{Continue, ContinueKey, Cursor};
 use crate::plan::{ListPlan, SqlPlan};
 use crate::render::list::{ListMeta, ListWriter};
 use crate::render::table::{IncludeObject, TableWriter};
@@ -110,7 +110,8 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
             after: None,
             offset: *offset,
         },
-        Some(Continue::After(cursor)) => {
+        Some(Continue::After(signed)) => {
+            let cursor = signed.open(&ContinueKey::load(store)?)?;
             cursor.check(fingerprint, req.plan.order.len(), req.now)?;
             Position {
                 after: Some(cursor.key.clone()),
@@ -217,17 +218,19 @@ impl Pager<'_> {
     }
 
     fn metadata(&self, position: &Position) -> ApiResult<ListMeta> {
-        let continue_token = (self.more && self.req.with_continue != Some(false)).then(|| {
-            match &self.req.continue_from {
+        let continue_token = if self.more && self.req.with_continue != Some(false) {
+            Some(match &self.req.continue_from {
                 Some(Continue::Offset(start)) => (start + self.served).to_string(),
                 _ => Cursor {
                     key: position.after.clone().unwrap_or_default(),
                     fingerprint: self.fingerprint,
                     issued_at: self.req.now,
                 }
-                .encode(),
-            }
-        });
+                .encode(&ContinueKey::load(self.store)?),
+            })
+        } else {
+            None
+        };
         let remaining_item_count = if self.req.with_remaining_count {
             Some(if self.more {
                 self.count_after(position)?

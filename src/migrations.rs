@@ -5,7 +5,10 @@
 use crate::store::{transaction, SqlValue, Store, StoreError};
 
 /// (version, SQL) in order. The SQL files are the same ones `spin up --sqlite @file` accepts.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/0001_init.sql")),
+    (2, include_str!("../migrations/0002_write_scopes.sql")),
+];
 
 pub fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |(v, _)| *v)

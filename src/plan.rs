@@ -68,7 +68,8 @@ impl Predicate {
         }
     }
 
-    fn globs(&mut self, column: Column, patterns: &[NamePattern]) {
+    /// `column GLOB p1 OR …`; no patterns matches nothing.
+    pub fn globs(&mut self, column: Column, patterns: &[NamePattern]) {
         let alternatives = vec![format!("{} GLOB ?", column.sql()); patterns.len()];
         self.clauses.push(if alternatives.is_empty() {
             "0".to_owned()
@@ -183,8 +184,15 @@ impl Predicate {
 
     /// Children (seniority 0), grandchildren (1), … of an owner in one cluster, as nested
     /// uncorrelated `IN (SELECT …)`: each level is one indexed lookup on (cluster, owner_uid),
-    /// evaluated once, not per row.
-    pub fn owned_by(&mut self, cluster: &str, owner: &OwnerQuery, namespace: Option<&str>) {
+    /// evaluated once, not per row. An owner named by name is looked up only among the
+    /// objects the principal may see, so the lookup reveals nothing a list would not.
+    pub fn owned_by(
+        &mut self,
+        cluster: &str,
+        owner: &OwnerQuery,
+        namespace: Option<&str>,
+        principal: &Principal,
+    ) {
         let (mut inner, mut params): (String, Vec<SqlValue>) = match &owner.target {
             OwnerTarget::Uid(uid) => ("?".to_owned(), vec![uid.as_str().into()]),
             OwnerTarget::Name {
@@ -201,6 +209,10 @@ impl Predicate {
                     sql.push_str(" AND namespace IN (?, '')");
                     params.push(ns.into());
                 }
+                let mut visible = Predicate::default();
+                visible.authorized_for(principal);
+                sql.push_str(&format!(" AND {}", visible.where_sql()));
+                params.extend(visible.params);
                 (sql, params)
             }
         };
@@ -223,15 +235,21 @@ impl Predicate {
     /// What the principal may see: its cluster and namespace patterns (a namespace-limited
     /// principal sees no cluster-scoped objects) and Secrets only with `inventory:secrets`.
     pub fn authorized_for(&mut self, principal: &Principal) {
-        if let Some(clusters) = &principal.clusters {
-            self.globs(Column::Cluster, clusters);
-        }
+        self.authorized_types(principal);
         if let Some(namespaces) = &principal.namespaces {
             self.globs(Column::Namespace, namespaces);
         }
+    }
+
+    /// The part of [`Self::authorized_for`] that also applies to per-type records
+    /// (`resource_types`): clusters, and Secrets by group and kind, never by resource name.
+    pub fn authorized_types(&mut self, principal: &Principal) {
+        if let Some(clusters) = &principal.clusters {
+            self.globs(Column::Cluster, clusters);
+        }
         if principal.require(Scope::Secrets).is_err() {
             self.clauses
-                .push("NOT (api_group = '' AND resource = 'secrets')".to_owned());
+                .push("NOT (api_group = '' AND kind = 'Secret')".to_owned());
         }
     }
 

@@ -60,7 +60,7 @@ pub fn handle<'s>(
         return containers(store, principal, route, &opts, shape, now);
     }
     let rtype = resource_types::resolve(store, &route.gvr)?;
-    if rtype.group.is_empty() && rtype.resource == "secrets" {
+    if rtype.is_secret() {
         principal.require(Scope::Secrets)?;
     }
     if !rtype.namespaced && route.namespace.is_some() {
@@ -78,6 +78,7 @@ pub fn handle<'s>(
     }
     apply_list_options(
         &mut filter,
+        principal,
         route.cluster.as_ref(),
         route.namespace.as_deref(),
         &opts,
@@ -133,6 +134,7 @@ pub fn list_response<'s>(
 /// (the container name for `containers`). Shared by resource lists, containers and collections.
 pub fn apply_list_options(
     filter: &mut Predicate,
+    principal: &Principal,
     route_cluster: Option<&ClusterName>,
     route_namespace: Option<&str>,
     opts: &ListOptions,
@@ -173,7 +175,7 @@ pub fn apply_list_options(
                 ))
             }
         };
-        filter.owned_by(cluster.as_str(), owner, route_namespace);
+        filter.owned_by(cluster.as_str(), owner, route_namespace, principal);
     }
     Ok(())
 }
@@ -247,6 +249,7 @@ fn containers<'s>(
     filter.authorized_for(principal);
     apply_list_options(
         &mut filter,
+        principal,
         route.cluster.as_ref(),
         route.namespace.as_deref(),
         opts,

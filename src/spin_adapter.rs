@@ -39,7 +39,7 @@ impl Store for SpinStore {
             .collect();
         let result = conn
             .execute(sql, &params)
-            .map_err(|e| StoreError(format!("{e}: {sql}")))?;
+            .map_err(|e| StoreError(format!("{e} (in {:.60})", sql)))?;
         Ok(result
             .rows
             .into_iter()

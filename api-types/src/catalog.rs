@@ -29,6 +29,12 @@ impl ResourceType {
         }
     }
 
+    /// Whether objects of this type are Kubernetes Secrets. Decided by group and kind, never by
+    /// the resource name, which the pusher chose.
+    pub fn is_secret(&self) -> bool {
+        self.group.is_empty() && self.kind == "Secret"
+    }
+
     /// The type of an object with this `apiVersion` and `kind`: the catalog's entry when there
     /// is one, else a guessed plural (assumed namespaced unless the object has no namespace).
     pub fn for_object(api_version: &str, kind: &str, has_namespace: bool) -> Self {

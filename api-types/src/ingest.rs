@@ -21,6 +21,15 @@ pub const PREFIX: &str = "/ingest/v1";
 /// Largest accepted request body. Hosted Spin platforms cap bodies near 10 MiB.
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
+/// Largest accepted object, as pushed: etcd refuses anything above 1.5 MiB, so no real
+/// Kubernetes object is bigger.
+pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
+
+/// Deepest accepted nesting of arrays and objects anywhere in an object. SQLite's JSON
+/// functions fail at depth 1000 and serde_json at 128; real objects stay far below 64
+/// (large CRD schemas reach about 30).
+pub const MAX_OBJECT_DEPTH: usize = 64;
+
 /// How long an uncommitted snapshot session lives after its last chunk.
 pub const SESSION_TTL_SECONDS: i64 = 15 * 60;
 

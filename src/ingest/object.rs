@@ -1,8 +1,11 @@
 //! One pushed object → the row we store. Checks what readers rely on (apiVersion, kind,
-//! metadata.name, metadata.uid, namespace matching the type's scope), drops
-//! `metadata.managedFields`, and adds the `shadow.clusterpedia.io/cluster-name` annotation
-//! once here so reads can serve the stored text as is.
+//! metadata.name, metadata.uid, namespace matching the type's scope, bounded size and
+//! nesting everywhere in the object), drops `metadata.managedFields`, and adds the
+//! `shadow.clusterpedia.io/cluster-name` annotation once here so reads can serve the stored
+//! text as is. Whatever passes here can be read back by every query: SQLite's JSON functions
+//! and clients' parsers never meet an object they cannot handle.
 
+use edgepedia_api::ingest::{MAX_OBJECT_BYTES, MAX_OBJECT_DEPTH};
 use edgepedia_api::{ClusterName, ResourceType};
 use serde_json::value::RawValue;
 use serde_json::{error::Category, Map, Value};
@@ -30,6 +33,10 @@ pub fn normalize(
     cluster: &ClusterName,
     type_of: impl FnOnce(&str, &str, bool) -> Result<ResourceType, String>,
 ) -> Result<StoredObject, String> {
+    check_bounds(raw).map_err(|e| match identify(raw) {
+        Some(id) => format!("{id}: {e}"),
+        None => e,
+    })?;
     // Only the top level is split and only `metadata` is parsed into values: spec and status,
     // the bulk of an object, are copied through as raw text.
     let top: BTreeMap<String, Box<RawValue>> =
@@ -111,6 +118,72 @@ pub fn normalize(
     })
 }
 
+/// Size and depth limits, checked before any parsing: serde_json would stop at depth 128
+/// with a vaguer message, and RawValue fields would carry any depth through to SQLite.
+fn check_bounds(raw: &str) -> Result<(), String> {
+    if raw.len() > MAX_OBJECT_BYTES {
+        return Err(format!(
+            "the object is {} bytes, larger than the limit of {MAX_OBJECT_BYTES} bytes",
+            raw.len()
+        ));
+    }
+    let depth = nesting_depth(raw);
+    if depth > MAX_OBJECT_DEPTH {
+        return Err(format!(
+            "the object nests {depth} levels deep, deeper than the limit of {MAX_OBJECT_DEPTH}"
+        ));
+    }
+    Ok(())
+}
+
+/// `namespace/name` of an object refused before it was parsed, when it has them, so the
+/// error names the object.
+fn identify(raw: &str) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Object {
+        metadata: Metadata,
+    }
+    #[derive(serde::Deserialize)]
+    struct Metadata {
+        name: String,
+        #[serde(default)]
+        namespace: String,
+    }
+    let m = serde_json::from_str::<Object>(raw).ok()?.metadata;
+    Some(if m.namespace.is_empty() {
+        m.name
+    } else {
+        format!("{}/{}", m.namespace, m.name)
+    })
+}
+
+/// The deepest nesting of arrays and objects in JSON text (brackets inside strings do not
+/// count). One pass over the bytes: cheap next to parsing.
+fn nesting_depth(json: &str) -> usize {
+    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for b in json.bytes() {
+        if in_string {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
 fn required_str<'a>(map: &'a Map<String, Value>, field: &str) -> Result<&'a str, String> {
     match map.get(field) {
         Some(Value::String(s)) if !s.is_empty() => Ok(s),
@@ -174,6 +247,33 @@ mod tests {
         let v: Value = serde_json::from_str(&o.json).unwrap();
         assert!(v["metadata"].get("managedFields").is_none());
         assert_eq!(v["metadata"]["annotations"][CLUSTER_ANNOTATION], "c1");
+    }
+
+    fn nested(depth: usize) -> String {
+        let spec = format!("{}1{}", "[".repeat(depth - 2), "]".repeat(depth - 2));
+        format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p","namespace":"d","uid":"u"}},"spec":{{"x":{spec}}}}}"#
+        )
+    }
+
+    #[test]
+    fn bounds_depth_everywhere_and_size() {
+        assert_eq!(nesting_depth(&nested(MAX_OBJECT_DEPTH)), MAX_OBJECT_DEPTH);
+        assert!(normalize(&nested(MAX_OBJECT_DEPTH), &cluster(), by_catalog).is_ok());
+        let err = normalize(&nested(MAX_OBJECT_DEPTH + 1), &cluster(), by_catalog).unwrap_err();
+        assert!(err.starts_with("d/p: ") && err.contains("65 levels deep"), "{err}");
+        let err = normalize(&nested(999), &cluster(), by_catalog).unwrap_err();
+        assert!(err.contains("999 levels deep"), "{err}");
+        // Brackets in strings, escaped quotes included, are text.
+        let text = format!(r#"{{"a":"{}\"{}"}}"#, "[".repeat(200), "{".repeat(200));
+        assert_eq!(nesting_depth(&text), 1);
+        let big = format!(
+            r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p","namespace":"d","uid":"u"}},"data":"{}"}}"#,
+            "x".repeat(MAX_OBJECT_BYTES)
+        );
+        assert!(normalize(&big, &cluster(), by_catalog)
+            .unwrap_err()
+            .contains("larger than the limit"));
     }
 
     #[test]
