@@ -41,9 +41,9 @@ fn verify(token: &str, secret: &str, issuer: &str) -> JWTClaims<Edge> {
 fn mints_a_read_token_by_default_from_the_environment() {
     let (ok, token, err) = run(agent()
         .arg("token")
-        .env("EDGEPEDIA_JWT_SECRET", "env-secret"));
+        .env("EDGEPEDIA_JWT_SECRET", "env-secret-0123456789abcdef0123"));
     assert!(ok, "{err}");
-    let claims = verify(&token, "env-secret", "edgepedia");
+    let claims = verify(&token, "env-secret-0123456789abcdef0123", "edgepedia");
     assert_eq!(claims.custom.scope, "inventory:read");
     assert!(claims.custom.clusters.is_none() && claims.custom.namespaces.is_none());
     let lifetime = claims.expires_at.unwrap().as_secs() - claims.issued_at.unwrap().as_secs();
@@ -54,7 +54,7 @@ fn mints_a_read_token_by_default_from_the_environment() {
 fn scopes_globs_issuer_and_ttl_from_flags_and_a_secret_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("secret");
-    std::fs::write(&file, "file-secret\n").unwrap();
+    std::fs::write(&file, "file-secret-0123456789abcdef012\n").unwrap();
     let (ok, token, err) = run(agent()
         .args(["token", "--secret-file"])
         .arg(&file)
@@ -69,9 +69,9 @@ fn scopes_globs_issuer_and_ttl_from_flags_and_a_secret_file() {
         .args(["--issuer", "https://issuer.example", "--ttl", "30m"])
         .args(["--subject", "ci"])
         // The file on the command line wins over the environment.
-        .env("EDGEPEDIA_JWT_SECRET", "env-secret"));
+        .env("EDGEPEDIA_JWT_SECRET", "env-secret-0123456789abcdef0123"));
     assert!(ok, "{err}");
-    let claims = verify(&token, "file-secret", "https://issuer.example");
+    let claims = verify(&token, "file-secret-0123456789abcdef012", "https://issuer.example");
     assert_eq!(
         claims.custom.scope,
         "inventory:read inventory:write inventory:secrets"
