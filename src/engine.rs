@@ -1,7 +1,7 @@
 //! Request → response: route, authenticate, dispatch, and map every error to one `Status`.
 //! Platform-neutral; the Spin adapter and the native tests both call [`handle`].
 
-use crate::auth::{AuthConfig, Variables};
+use crate::auth::{AuthConfig, NoPlatform, Platform, Variables};
 use crate::error::{ApiError, ApiResult};
 use crate::migrations;
 use crate::render::status::success_json;
@@ -30,13 +30,25 @@ pub enum RequestBody {
     Unreadable,
 }
 
+/// [`handle_with`] without outbound HTTP or KV (no JWKS URL support): native tests, benches.
 pub fn handle<'s>(
     store: &'s dyn Store,
     vars: &dyn Variables,
     req: Request<'_>,
     now: i64,
 ) -> Response<'s> {
-    match dispatch(store, vars, req, now) {
+    handle_with(store, vars, &NoPlatform, req, now)
+}
+
+/// `platform` gives auth outbound HTTP and the key-value store (the JWKS cache).
+pub fn handle_with<'s>(
+    store: &'s dyn Store,
+    vars: &dyn Variables,
+    platform: &dyn Platform,
+    req: Request<'_>,
+    now: i64,
+) -> Response<'s> {
+    match dispatch(store, vars, platform, req, now) {
         Ok(response) => response,
         Err(error) => Response::error(&error),
     }
@@ -45,6 +57,7 @@ pub fn handle<'s>(
 fn dispatch<'s>(
     store: &'s dyn Store,
     vars: &dyn Variables,
+    platform: &dyn Platform,
     req: Request<'_>,
     now: i64,
 ) -> ApiResult<Response<'s>> {
@@ -54,7 +67,12 @@ fn dispatch<'s>(
         Ok(Route::Version) => return Ok(Response::json(200, discovery::version())),
         _ => {}
     }
-    let principal = AuthConfig::from_variables(vars).authenticate(req.authorization)?;
+    // Token times are checked against the real clock, not `now` (tests pin `now` for data).
+    let principal = AuthConfig::from_variables(vars).authenticate(
+        platform,
+        req.authorization,
+        crate::clock::now_unix(),
+    )?;
     let route = route?;
     migrations::ensure_schema(store)?;
     match route {

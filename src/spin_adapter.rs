@@ -1,8 +1,9 @@
 //! The only module that knows about Spin: the incoming request becomes an
 //! [`engine::Request`], the engine's response is written to a streamed outgoing body, and
-//! [`Store`]/[`Variables`] are implemented over `spin_sdk::sqlite` and `spin_sdk::variables`.
+//! [`Store`]/[`Variables`]/[`Platform`] are implemented over `spin_sdk::sqlite`,
+//! `spin_sdk::variables`, `spin_sdk::http::send` and `spin_sdk::key_value`.
 
-use crate::auth::Variables;
+use crate::auth::{HttpResponse, Platform, Variables};
 use crate::engine::{self, RequestBody};
 use crate::response::{Body, Response};
 use crate::route::Method;
@@ -67,6 +68,54 @@ impl Variables for SpinVariables {
     }
 }
 
+/// Outbound HTTP (only to `allowed_outbound_hosts`) and the `default` key-value store, both
+/// opened on first use: most requests need neither.
+#[derive(Default)]
+struct SpinPlatform(OnceCell<Option<spin_sdk::key_value::Store>>);
+
+impl SpinPlatform {
+    fn kv(&self) -> Option<&spin_sdk::key_value::Store> {
+        self.0
+            .get_or_init(|| match spin_sdk::key_value::Store::open_default() {
+                Ok(store) => Some(store),
+                Err(e) => {
+                    eprintln!("edgepedia: cannot open the default key-value store: {e}");
+                    None
+                }
+            })
+            .as_ref()
+    }
+}
+
+impl Platform for SpinPlatform {
+    fn http_get(&self, url: &str) -> Result<HttpResponse, String> {
+        let request = spin_sdk::http::Request::get(url).build();
+        // The engine is synchronous: drive this one request to completion here.
+        let response: spin_sdk::http::Response =
+            spin_sdk::http::run(spin_sdk::http::send(request)).map_err(|e| e.to_string())?;
+        Ok(HttpResponse {
+            status: *response.status(),
+            cache_control: response
+                .header("cache-control")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            body: response.into_body(),
+        })
+    }
+
+    fn kv_get(&self, key: &str) -> Option<Vec<u8>> {
+        self.kv()?.get(key).ok().flatten()
+    }
+
+    fn kv_set(&self, key: &str, value: &[u8]) {
+        if let Some(kv) = self.kv() {
+            if let Err(e) = kv.set(key, value) {
+                eprintln!("edgepedia: key-value write of {key} failed: {e}");
+            }
+        }
+    }
+}
+
 #[http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let method = match req.method() {
@@ -98,7 +147,13 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         accept: accept.as_deref(),
         body,
     };
-    let response = engine::handle(&store, &SpinVariables, request, crate::clock::now_unix());
+    let response = engine::handle_with(
+        &store,
+        &SpinVariables,
+        &SpinPlatform::default(),
+        request,
+        crate::clock::now_unix(),
+    );
     write_response(response, out).await;
 }
 

@@ -90,6 +90,7 @@ async fn run() -> Result<()> {
         None
     };
     let variables = variables::resolve(&app, env, &overrides)?;
+    let outbound_hosts = variables::allowed_outbound_hosts(&app, env, &overrides)?;
 
     let engine = runtime::engine()?;
     let (component, from_cache) =
@@ -109,7 +110,7 @@ async fn run() -> Result<()> {
     let server = Arc::new(server::Server {
         pre,
         spin,
-        outbound: outbound::OutboundPolicy::new(app.allowed_outbound_hosts.clone()),
+        outbound: outbound::OutboundPolicy::new(outbound_hosts),
         timeout: Duration::from_millis(cli.request_timeout_ms),
         max_body: cli.max_body_bytes,
     });

@@ -55,6 +55,8 @@ pub struct App {
     pub source: PathBuf,
     pub sqlite_databases: Vec<String>,
     pub key_value_stores: Vec<String>,
+    /// As written: entries may be templates (`{{ jwt_jwks_origin }}`), expanded by
+    /// `variables::allowed_outbound_hosts`.
     pub allowed_outbound_hosts: Vec<String>,
     /// Application variables.
     pub variables: BTreeMap<String, VariableDecl>,
@@ -108,9 +110,11 @@ mod tests {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../spin.toml");
         let app = super::load(&path).unwrap();
         assert_eq!(app.sqlite_databases, ["default"]);
+        // Optional since public keys / a JWKS URL can replace it; still a secret.
         assert!(
-            app.variables["jwt_hs256_secret"].secret && app.variables["jwt_hs256_secret"].required
+            app.variables["jwt_hs256_secret"].secret && !app.variables["jwt_hs256_secret"].required
         );
+        assert_eq!(app.allowed_outbound_hosts, ["{{ jwt_jwks_origin }}"]);
         assert_eq!(app.component_variables["jwt_issuer"], "{{ jwt_issuer }}");
         assert!(app
             .source

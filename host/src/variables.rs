@@ -1,7 +1,8 @@
 //! Spin variables: application variables take their value from `SPIN_VARIABLE_<NAME>`, else
 //! their default; component variables are templates over them. Resolved once at start-up, so
 //! a missing required variable stops the runtime before it serves anything. The guest reads
-//! them through `fermyon:spin/variables@2.0.0`.
+//! them through `fermyon:spin/variables@2.0.0`. Templated `allowed_outbound_hosts` entries
+//! (`{{ jwt_jwks_origin }}`) expand from the same application variables, as in Spin.
 
 use crate::manifest::App;
 use anyhow::{bail, Result};
@@ -17,6 +18,44 @@ pub fn resolve(
     env: impl Fn(&str) -> Option<String>,
     overrides: &BTreeMap<String, String>,
 ) -> Result<Resolved> {
+    let values = application_values(app, env, overrides)?;
+    let mut resolved = BTreeMap::new();
+    for (name, template) in &app.component_variables {
+        resolved.insert(name.clone(), render(template, &values)?);
+    }
+    Ok(Resolved(resolved))
+}
+
+/// `allowed_outbound_hosts` with `{{ var }}` expanded from the application variables (same
+/// resolution as [`resolve`]). Like Spin, an entry that expands to something that is not
+/// `scheme://host[:port]` stops the runtime.
+pub fn allowed_outbound_hosts(
+    app: &App,
+    env: impl Fn(&str) -> Option<String>,
+    overrides: &BTreeMap<String, String>,
+) -> Result<Vec<String>> {
+    let values = application_values(app, env, overrides)?;
+    app.allowed_outbound_hosts
+        .iter()
+        .map(|entry| {
+            let host = render(entry, &values)?.trim().to_owned();
+            match host.split_once("://") {
+                Some((scheme, rest)) if !scheme.is_empty() && !rest.is_empty() => Ok(host),
+                _ => bail!(
+                    "allowed_outbound_hosts entry {entry:?} is {host:?}, not an allowed outbound \
+                     host: hosts must be in the form <scheme>://<host>[:<port>]"
+                ),
+            }
+        })
+        .collect()
+}
+
+/// Application variable name → value: override, else `SPIN_VARIABLE_<NAME>`, else default.
+fn application_values(
+    app: &App,
+    env: impl Fn(&str) -> Option<String>,
+    overrides: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>> {
     let mut values = BTreeMap::new();
     for (name, decl) in &app.variables {
         let value = overrides
@@ -37,11 +76,7 @@ pub fn resolve(
             None => {}
         }
     }
-    let mut resolved = BTreeMap::new();
-    for (name, template) in &app.component_variables {
-        resolved.insert(name.clone(), render(template, &values)?);
-    }
-    Ok(Resolved(resolved))
+    Ok(values)
 }
 
 /// `name=value` for each component variable, masked when its template uses a secret
@@ -159,5 +194,28 @@ mod tests {
         let r = resolve(&app(), issuer, &BTreeMap::new()).unwrap();
         assert_eq!(r.0["iss"], "https://other/");
         assert_eq!(describe(&app(), &r), "iss=https://other/ secret=(secret)");
+    }
+
+    #[test]
+    fn templated_outbound_hosts_expand_like_component_variables() {
+        let mut app = app();
+        app.allowed_outbound_hosts =
+            vec!["{{ issuer }}".into(), "https://static.example.com".into()];
+        let env = |n: &str| match n {
+            "SPIN_VARIABLE_SECRET" => Some("x".to_owned()),
+            "SPIN_VARIABLE_ISSUER" => Some("http://127.0.0.1:8080".to_owned()),
+            _ => None,
+        };
+        let hosts = allowed_outbound_hosts(&app, env, &BTreeMap::new()).unwrap();
+        assert_eq!(
+            hosts,
+            ["http://127.0.0.1:8080", "https://static.example.com"]
+        );
+        // The default ("edgepedia") has no scheme: refused at start, as Spin does.
+        let secret_only = |n: &str| (n == "SPIN_VARIABLE_SECRET").then(|| "x".to_owned());
+        let err = allowed_outbound_hosts(&app, secret_only, &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("<scheme>://"), "{err}");
+        app.allowed_outbound_hosts = vec!["{{ nope }}".into()];
+        assert!(allowed_outbound_hosts(&app, secret_only, &BTreeMap::new()).is_err());
     }
 }

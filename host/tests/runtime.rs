@@ -230,8 +230,19 @@ fn keep_alive_persistence_compile_cache_dev_token_and_graceful_shutdown() {
 
 #[test]
 fn missing_required_variable_stops_start_up() {
+    // The project's manifest has no required variable any more (the HS256 secret is one key
+    // source among three): check the rule on a copy that makes the secret required again.
     let state = tempfile::tempdir().unwrap();
-    let out = command(state.path(), &[]).output().unwrap();
+    let manifest = state.path().join("spin.toml");
+    let text = std::fs::read_to_string(repo().join("spin.toml"))
+        .unwrap()
+        .replace(
+            r#"jwt_hs256_secret = { default = "", secret = true }"#,
+            r#"jwt_hs256_secret = { required = true, secret = true }"#,
+        );
+    assert!(text.contains("required = true"));
+    std::fs::write(&manifest, text).unwrap();
+    let out = command_for(&manifest, state.path(), &[]).output().unwrap();
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

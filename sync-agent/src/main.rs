@@ -1,11 +1,13 @@
 //! `sync-agent`: feeds Edgepedia from Kubernetes. `push` sends snapshots from
-//! `kubectl get -o json` output; `kubeconfig` prints a kubeconfig for users of the edge URL.
+//! `kubectl get -o json` output; `kubeconfig` prints a kubeconfig for users of the edge URL;
+//! `token` mints HS256 tokens from the edge's shared secret (development, small setups).
 
 mod edge_client;
 mod kubeconfig;
 mod list_stream;
 mod push;
 mod strip;
+mod token;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -28,6 +30,8 @@ enum Command {
     Push(PushArgs),
     /// Print a kubeconfig for Edgepedia: an all-clusters context and one per cluster.
     Kubeconfig(KubeconfigArgs),
+    /// Mint an HS256 token signed with the edge's jwt_hs256_secret, and print it.
+    Token(TokenArgs),
 }
 
 /// The bearer token: `--token`, else `--token-file`, else `$EDGEPEDIA_TOKEN`. The variable is
@@ -101,6 +105,64 @@ struct KubeconfigArgs {
     insecure_skip_tls_verify: bool,
 }
 
+#[derive(Args)]
+struct TokenArgs {
+    /// File holding the HS256 secret (the edge's jwt_hs256_secret).
+    #[arg(long, conflicts_with = "secret")]
+    secret_file: Option<PathBuf>,
+    /// The HS256 secret itself. [env: EDGEPEDIA_JWT_SECRET]
+    #[arg(long)]
+    secret: Option<String>,
+    /// inventory:read, inventory:write, inventory:secrets; repeatable or space-separated.
+    /// [default: inventory:read]
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
+    /// Limit the token to clusters matching these globs (repeatable, e.g. prod-*).
+    #[arg(long = "cluster")]
+    clusters: Vec<String>,
+    /// Limit the token to namespaces matching these globs (repeatable).
+    #[arg(long = "namespace")]
+    namespaces: Vec<String>,
+    /// `iss` claim: the edge's jwt_issuer.
+    #[arg(long, default_value = "edgepedia")]
+    issuer: String,
+    /// `aud` claim: the edge's jwt_audience.
+    #[arg(long, default_value = "edgepedia")]
+    audience: String,
+    /// `sub` claim (who the token is for; shows in audit logs).
+    #[arg(long)]
+    subject: Option<String>,
+    /// Lifetime: 90s, 30m, 1h, 7d.
+    #[arg(long, default_value = "1h")]
+    ttl: String,
+}
+
+const SECRET_ENV: &str = "EDGEPEDIA_JWT_SECRET";
+
+impl TokenArgs {
+    /// `--secret`, else `--secret-file`, else `$EDGEPEDIA_JWT_SECRET` (read by hand so that a
+    /// file on the command line wins over the environment).
+    fn spec(&self) -> Result<token::TokenSpec> {
+        let secret = match (&self.secret, &self.secret_file) {
+            (Some(s), _) => s.clone(),
+            (None, Some(f)) => token::read_secret_file(f)?,
+            (None, None) => std::env::var(SECRET_ENV).map_err(|_| {
+                anyhow::anyhow!("a secret is required: --secret, --secret-file or {SECRET_ENV}")
+            })?,
+        };
+        Ok(token::TokenSpec {
+            secret,
+            scopes: token::scopes(&self.scopes)?,
+            clusters: self.clusters.clone(),
+            namespaces: self.namespaces.clone(),
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            subject: self.subject.clone(),
+            ttl_seconds: token::parse_ttl(&self.ttl)?,
+        })
+    }
+}
+
 fn main() {
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
@@ -164,6 +226,10 @@ fn run(cli: Cli) -> Result<()> {
                 push::push(&mut api, file, &opts)?
             };
             print!("{}", summary_text(&cluster, &summary));
+            Ok(())
+        }
+        Command::Token(args) => {
+            println!("{}", token::mint(&args.spec()?)?);
             Ok(())
         }
         Command::Kubeconfig(args) => {

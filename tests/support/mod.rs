@@ -52,6 +52,11 @@ impl Drop for Server {
 
 impl Server {
     pub fn start() -> Self {
+        Self::start_with_env(&[])
+    }
+
+    /// Like [`Server::start`], with extra environment for the host (`SPIN_VARIABLE_*`).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
         let host = binary("EDGEPEDIA_HOST_BIN", "target/native/edgepedia-host");
         binary(
             "EDGEPEDIA_WASM",
@@ -69,6 +74,7 @@ impl Server {
             .arg("--tls-listen")
             .arg("127.0.0.1:0")
             .env("SPIN_VARIABLE_JWT_HS256_SECRET", SECRET)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         // SAFETY: prctl is async-signal-safe; it only asks the kernel to stop the host if
