@@ -71,7 +71,11 @@ fn scopes_globs_issuer_and_ttl_from_flags_and_a_secret_file() {
         // The file on the command line wins over the environment.
         .env("EDGEPEDIA_JWT_SECRET", "env-secret-0123456789abcdef0123"));
     assert!(ok, "{err}");
-    let claims = verify(&token, "file-secret-0123456789abcdef012", "https://issuer.example");
+    let claims = verify(
+        &token,
+        "file-secret-0123456789abcdef012",
+        "https://issuer.example",
+    );
     assert_eq!(
         claims.custom.scope,
         "inventory:read inventory:write inventory:secrets"
