@@ -5,6 +5,7 @@ mod edge_client;
 mod kubeconfig;
 mod list_stream;
 mod push;
+mod run;
 mod strip;
 
 use anyhow::{Context, Result};
@@ -28,6 +29,9 @@ enum Command {
     Push(PushArgs),
     /// Print a kubeconfig for Edgepedia: an all-clusters context and one per cluster.
     Kubeconfig(KubeconfigArgs),
+    /// List and watch a cluster with kube-rs and keep the edge in sync (snapshots, deltas,
+    /// heartbeats) until stopped; `--once` for one snapshot.
+    Run(run::RunArgs),
 }
 
 /// The bearer token: `--token`, else `--token-file`, else `$EDGEPEDIA_TOKEN`. The variable is
@@ -146,6 +150,7 @@ fn check_server(server: &str) -> Result<()> {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Run(args) => run::main(args),
         Command::Push(args) => {
             let cluster = ClusterName::parse(&args.cluster)?;
             check_server(&args.server)?;
