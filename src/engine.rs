@@ -108,9 +108,10 @@ fn ingest_route<'s>(
         IngestRoute::BeginSnapshot { cluster } => {
             json(201, &ingest::begin(store, scope, cluster, body, now)?)
         }
-        IngestRoute::Chunk { cluster, session } => {
-            json(200, &ingest::chunk(store, scope, cluster, session, body, now)?)
-        }
+        IngestRoute::Chunk { cluster, session } => json(
+            200,
+            &ingest::chunk(store, scope, cluster, session, body, now)?,
+        ),
         IngestRoute::Commit { cluster, session } => {
             json(200, &ingest::commit(store, scope, cluster, session, now)?)
         }
@@ -121,10 +122,13 @@ fn ingest_route<'s>(
                 success_json(&format!("snapshot session {session} aborted")),
             ))
         }
-        IngestRoute::Events { cluster } => json(200, &ingest::events(store, scope, cluster, body, now)?),
-        IngestRoute::Heartbeat { cluster } => {
-            json(200, &ingest::heartbeat::heartbeat(store, cluster, body, now)?)
+        IngestRoute::Events { cluster } => {
+            json(200, &ingest::events(store, scope, cluster, body, now)?)
         }
+        IngestRoute::Heartbeat { cluster } => json(
+            200,
+            &ingest::heartbeat::heartbeat(store, cluster, body, now)?,
+        ),
     }
 }
 

@@ -3,9 +3,9 @@
 //! lists, chunked watches with bookmarks, 410 after compaction — there is no real API server
 //! on our machines), pushing to the real `.wasm` in the real host.
 
-mod support;
 #[path = "../sync-agent/tests/support/fake_apiserver.rs"]
 mod fake_apiserver;
+mod support;
 
 use fake_apiserver::FakeApiServer;
 use serde_json::{json, Value};
@@ -67,7 +67,10 @@ fn expected(objects: &[Value]) -> BTreeMap<String, Value> {
         .iter()
         .map(|o| {
             let mut o = o.clone();
-            o["metadata"].as_object_mut().unwrap().remove("managedFields");
+            o["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .remove("managedFields");
             if o["kind"] == "Secret" {
                 let m = o.as_object_mut().unwrap();
                 m.remove("data");
@@ -153,8 +156,14 @@ fn assert_nothing_secret(edge: &Server) {
     for (k, o) in edge_objects(edge) {
         assert!(o["metadata"].get("managedFields").is_none(), "{k}");
         if o["kind"] == "Secret" {
-            assert!(o.get("data").is_none() && o.get("stringData").is_none(), "{k}");
-            assert!(o["metadata"]["annotations"].get(LAST_APPLIED).is_none(), "{k}");
+            assert!(
+                o.get("data").is_none() && o.get("stringData").is_none(),
+                "{k}"
+            );
+            assert!(
+                o["metadata"]["annotations"].get(LAST_APPLIED).is_none(),
+                "{k}"
+            );
         }
     }
 }
@@ -187,10 +196,11 @@ fn run_keeps_the_edge_equal_to_the_cluster() {
         "initial sync",
     );
     // The fake server's objects are the fixture's, with its own resourceVersions.
-    let fixture_keys: Vec<String> = expected(&fixture::objects("staging"))
-        .into_keys()
-        .collect();
-    assert_eq!(edge_objects(&edge).into_keys().collect::<Vec<_>>(), fixture_keys);
+    let fixture_keys: Vec<String> = expected(&fixture::objects("staging")).into_keys().collect();
+    assert_eq!(
+        edge_objects(&edge).into_keys().collect::<Vec<_>>(),
+        fixture_keys
+    );
     assert_nothing_secret(&edge);
     assert!(
         api.requests().iter().any(|r| r.contains("limit=")),
@@ -261,20 +271,29 @@ fn once_snapshots_everything_and_exits() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     for line in stderr.lines() {
-        let v: Value =
-            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        let v: Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
         assert!(v.get("level").is_some(), "{line}");
     }
     assert!(stderr.contains("snapshot committed"), "{stderr}");
     let want = expected(&fixture::objects("staging"));
     let got = edge_objects(&edge);
-    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
     for (k, o) in &want {
         let mut g = got[k].clone();
         let mut o = o.clone();
         // The fake server hands out its own resourceVersions.
-        g["metadata"].as_object_mut().unwrap().remove("resourceVersion");
-        o["metadata"].as_object_mut().unwrap().remove("resourceVersion");
+        g["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceVersion");
+        o["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("resourceVersion");
         assert_eq!(g, o, "{k}");
     }
     assert_nothing_secret(&edge);
@@ -302,14 +321,21 @@ fn a_stopped_agent_turns_the_cluster_stale() {
     ));
     assert!(c["status"]["lastHeartbeatTime"].is_string(), "{c}");
     assert!(c["status"]["lastSnapshotTime"].is_string(), "{c}");
-    assert_eq!(c["status"]["agentVersion"], env!("CARGO_PKG_VERSION"), "{c}");
+    assert_eq!(
+        c["status"]["agentVersion"],
+        env!("CARGO_PKG_VERSION"),
+        "{c}"
+    );
     drop(agent);
     let deadline = Instant::now() + Duration::from_secs(6);
     loop {
         let r = ready(&edge);
         if r["status"] == "False" {
             assert_eq!(r["reason"], "Stale", "{r}");
-            assert!(r["message"].as_str().unwrap().contains("stale after 2s"), "{r}");
+            assert!(
+                r["message"].as_str().unwrap().contains("stale after 2s"),
+                "{r}"
+            );
             break;
         }
         assert!(Instant::now() < deadline, "still ready: {r}");

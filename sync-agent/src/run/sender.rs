@@ -2,16 +2,14 @@
 //! watchers produced them, so no object's changes are reordered. Snapshot sessions (begin →
 //! chunks → commit) per resource type, watch events batched into delta pushes (flushed on
 //! size or after `flush_after`), heartbeats. A failed request that may pass (connection loss,
-//! 5xx, 429, 401/403 while a token is rotated) is retried, the same body again, with jittered
+//! 5xx, 429, 401 while a token is rotated) is retried, the same body again, with jittered
 //! exponential backoff; everything behind it waits (the channel's bound stops the watchers).
 
 use super::batch::{event_json, Backoff, Batch};
 use crate::edge_client::{EdgeClient, HttpError};
 use crate::push::type_label;
 use anyhow::{anyhow, Context, Result};
-use edgepedia_api::ingest::{
-    BeginSnapshot, CommitResult, EventsApplied, SnapshotSession, PREFIX,
-};
+use edgepedia_api::ingest::{BeginSnapshot, CommitResult, EventsApplied, SnapshotSession, PREFIX};
 use edgepedia_api::{ClusterName, ResourceType};
 use serde::de::DeserializeOwned;
 use std::path::PathBuf;
@@ -24,11 +22,18 @@ use tracing::{debug, error, info, warn};
 #[derive(Debug)]
 pub enum Msg {
     /// The watcher (re)started listing the type: a new snapshot.
-    Begin { ty: usize },
+    Begin {
+        ty: usize,
+    },
     /// One listed object, stripped.
-    Object { ty: usize, json: Vec<u8> },
+    Object {
+        ty: usize,
+        json: Vec<u8>,
+    },
     /// The list is complete: commit.
-    Done { ty: usize },
+    Done {
+        ty: usize,
+    },
     /// A change after the list: `ADDED`/`MODIFIED`/`DELETED`.
     Event {
         ty: usize,
@@ -60,7 +65,10 @@ impl TokenSource {
     pub fn client(&mut self) -> Result<Arc<EdgeClient>> {
         let meta = std::fs::metadata(&self.path)
             .with_context(|| format!("reading the token file {}", self.path.display()))?;
-        let stamp = (meta.modified().unwrap_or(SystemTime::UNIX_EPOCH), meta.len());
+        let stamp = (
+            meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            meta.len(),
+        );
         if let (Some(client), true) = (&self.client, self.seen == Some(stamp)) {
             return Ok(client.clone());
         }
@@ -99,8 +107,9 @@ pub enum Verdict {
 
 pub fn verdict(e: &anyhow::Error) -> Verdict {
     match e.downcast_ref::<HttpError>() {
-        // 401/403: the token may be expired or lack a scope until the Secret is rotated.
-        Some(h) if matches!(h.status, 401 | 403 | 408 | 429) || h.status >= 500 => {
+        // 401: the token may be expired until its Secret is rotated (the file is re-read).
+        // 403 is not retried: a missing scope (Secrets) would hold back every other type.
+        Some(h) if matches!(h.status, 401 | 408 | 429) || h.status >= 500 => {
             Verdict::Retry(h.retry_after)
         }
         Some(_) => Verdict::GiveUp,
@@ -323,7 +332,12 @@ impl Sender {
             .call::<EventsApplied>("events", "POST", path, body)
             .await
         {
-            Ok(r) => debug!(events = n, applied = r.applied, skipped = r.skipped, "deltas pushed"),
+            Ok(r) => debug!(
+                events = n,
+                applied = r.applied,
+                skipped = r.skipped,
+                "deltas pushed"
+            ),
             Err(e) => {
                 self.failures += 1;
                 error!(events = n, error = %format!("{e:#}"), "the edge refused a batch of watch events; it is dropped (the next resync repairs it)");
@@ -333,8 +347,9 @@ impl Sender {
 
     async fn heartbeat(&mut self) {
         let path = format!("{}/heartbeat", self.base());
-        let body = serde_json::to_vec(&serde_json::json!({ "agentVersion": env!("CARGO_PKG_VERSION") }))
-            .expect("serializable");
+        let body =
+            serde_json::to_vec(&serde_json::json!({ "agentVersion": env!("CARGO_PKG_VERSION") }))
+                .expect("serializable");
         // One try: a missed heartbeat is harmless and the next one comes soon.
         let result = match self.tokens.client() {
             Ok(client) => tokio::task::spawn_blocking(move || {
@@ -356,7 +371,9 @@ impl Sender {
     fn give_up(&mut self, ty: usize, what: &str, e: &anyhow::Error) {
         self.failures += 1;
         let label = type_label(&self.types[ty]);
-        let lost = e.downcast_ref::<HttpError>().is_some_and(|h| h.status == 404);
+        let lost = e
+            .downcast_ref::<HttpError>()
+            .is_some_and(|h| h.status == 404);
         if let Some(session) = self.sessions[ty].take() {
             // Best effort, without waiting: an abandoned session also expires on its own.
             if let Ok(client) = self.tokens.client() {
@@ -450,6 +467,7 @@ mod tests {
         );
         assert_eq!(verdict(&http(500, None)), Verdict::Retry(None));
         assert_eq!(verdict(&http(401, None)), Verdict::Retry(None));
+        assert_eq!(verdict(&http(403, None)), Verdict::GiveUp);
         assert_eq!(verdict(&http(422, None)), Verdict::GiveUp);
         assert_eq!(verdict(&http(404, None)), Verdict::GiveUp);
         assert_eq!(

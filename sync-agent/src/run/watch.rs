@@ -100,7 +100,10 @@ pub async fn resolve(client: &Client, wanted: &[Wanted]) -> Vec<(ApiResource, Re
                 warn!(group_version = %gv, resource = %w.resource, "the API server does not serve this resource: skipped");
                 continue;
             };
-            if !["list", "watch"].iter().all(|v| r.verbs.iter().any(|x| x == v)) {
+            if !["list", "watch"]
+                .iter()
+                .all(|v| r.verbs.iter().any(|x| x == v))
+            {
                 warn!(group_version = %gv, resource = %w.resource, "the resource cannot be listed and watched: skipped");
                 continue;
             }
@@ -219,7 +222,12 @@ pub async fn watch_type(
 
 /// The object as the edge takes it: `apiVersion`/`kind` set (list items lack them), stripped
 /// like `push` does. Objects the edge would refuse are skipped with a log line.
-fn encode(mut o: DynamicObject, ar: &ApiResource, opts: &WatchOptions, label: &str) -> Option<Vec<u8>> {
+fn encode(
+    mut o: DynamicObject,
+    ar: &ApiResource,
+    opts: &WatchOptions,
+    label: &str,
+) -> Option<Vec<u8>> {
     o.types = Some(TypeMeta {
         api_version: ar.api_version.clone(),
         kind: ar.kind.clone(),
@@ -257,7 +265,10 @@ mod tests {
     #[test]
     fn parses_resource_flags() {
         let w = Wanted::parse("apps/v1/deployments").unwrap();
-        assert_eq!((w.group.as_str(), w.version.as_str(), w.resource.as_str()), ("apps", "v1", "deployments"));
+        assert_eq!(
+            (w.group.as_str(), w.version.as_str(), w.resource.as_str()),
+            ("apps", "v1", "deployments")
+        );
         assert_eq!(w.group_version(), "apps/v1");
         let core = Wanted::parse("v1/pods").unwrap();
         assert_eq!(core, Wanted::parse("/v1/pods").unwrap());
@@ -282,7 +293,11 @@ mod tests {
             "data": {"password": "aHVudGVyMg=="}, "type": "Opaque"
         }))
         .unwrap();
-        let opts = WatchOptions { keep_secret_data: false, resync: Duration::from_secs(1), once: false };
+        let opts = WatchOptions {
+            keep_secret_data: false,
+            resync: Duration::from_secs(1),
+            once: false,
+        };
         let out: serde_json::Value =
             serde_json::from_slice(&encode(o.clone(), &ar, &opts, "secrets").unwrap()).unwrap();
         assert_eq!(out["apiVersion"], "v1");
@@ -290,7 +305,10 @@ mod tests {
         assert!(out.get("data").is_none());
         assert!(out["metadata"].get("managedFields").is_none());
         assert_eq!(out["type"], "Opaque");
-        let keep = WatchOptions { keep_secret_data: true, ..opts.clone() };
+        let keep = WatchOptions {
+            keep_secret_data: true,
+            ..opts.clone()
+        };
         let out: serde_json::Value =
             serde_json::from_slice(&encode(o, &ar, &keep, "secrets").unwrap()).unwrap();
         assert_eq!(out["data"]["password"], "aHVudGVyMg==");

@@ -258,14 +258,24 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
                 &json!({"kind":"APIVersions","versions":["v1"]}),
             )
         }
-        _ => return respond(&stream, "404 Not Found", &status(404, "NotFound", "no such path")),
+        _ => {
+            return respond(
+                &stream,
+                "404 Not Found",
+                &status(404, "NotFound", "no such path"),
+            )
+        }
     };
     let served: Vec<_> = types()
         .into_iter()
         .filter(|t| t.0 == group && t.1 == version)
         .collect();
     if served.is_empty() {
-        return respond(&stream, "404 Not Found", &status(404, "NotFound", "no such group"));
+        return respond(
+            &stream,
+            "404 Not Found",
+            &status(404, "NotFound", "no such group"),
+        );
     }
     let api_version = if group.is_empty() {
         version.to_owned()
@@ -288,10 +298,20 @@ fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
             );
         }
         [r] => *r,
-        _ => return respond(&stream, "404 Not Found", &status(404, "NotFound", "only cluster-wide lists are served")),
+        _ => {
+            return respond(
+                &stream,
+                "404 Not Found",
+                &status(404, "NotFound", "only cluster-wide lists are served"),
+            )
+        }
     };
     let Some(&(_, _, _, kind, _)) = served.iter().find(|t| t.2 == resource) else {
-        return respond(&stream, "404 Not Found", &status(404, "NotFound", "no such resource"));
+        return respond(
+            &stream,
+            "404 Not Found",
+            &status(404, "NotFound", "no such resource"),
+        );
     };
     let tk = type_key(group, resource);
     if params.get("watch").is_some_and(|w| w == "true" || w == "1") {
@@ -388,7 +408,11 @@ fn watch(
         "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     )?;
     if last < compacted {
-        let gone = status(410, "Expired", &format!("too old resource version: {last} ({compacted})"));
+        let gone = status(
+            410,
+            "Expired",
+            &format!("too old resource version: {last} ({compacted})"),
+        );
         chunk(&stream, &json!({"type": "ERROR", "object": gone}))?;
         return write!(&stream, "0\r\n\r\n");
     }
@@ -398,7 +422,9 @@ fn watch(
         .unwrap_or(300)
         .min(5);
     let deadline = Instant::now() + Duration::from_secs(timeout);
-    let bookmarks = params.get("allowWatchBookmarks").is_some_and(|b| b == "true");
+    let bookmarks = params
+        .get("allowWatchBookmarks")
+        .is_some_and(|b| b == "true");
     let mut next_bookmark = Instant::now() + Duration::from_millis(700);
     loop {
         let (events, rv) = {
