@@ -449,6 +449,149 @@ impl Sender {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::Mutex;
+
+    /// A fake edge on 127.0.0.1 that answers the first `fail` requests with 503 (the first one
+    /// with 429 and `Retry-After: 1`) and records every request: (method, path, body).
+    fn fake_edge(fail: usize) -> (String, Arc<Mutex<Vec<(String, String, String)>>>) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().flatten().enumerate() {
+                let mut reader = BufReader::new(&stream);
+                let mut line = String::new();
+                reader.read_line(&mut line).unwrap();
+                let mut parts = line.split_whitespace();
+                let (method, path) = (
+                    parts.next().unwrap().to_owned(),
+                    parts.next().unwrap().to_owned(),
+                );
+                let mut length = 0;
+                loop {
+                    let mut h = String::new();
+                    reader.read_line(&mut h).unwrap();
+                    if h.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap();
+                    }
+                }
+                let mut body = vec![0; length];
+                reader.read_exact(&mut body).unwrap();
+                log.lock()
+                    .unwrap()
+                    .push((method, path.clone(), String::from_utf8(body).unwrap()));
+                let (status, extra, answer) = if n < fail {
+                    if n == 0 {
+                        (
+                            "429 Too Many Requests",
+                            "Retry-After: 1\r\n",
+                            "{}".to_owned(),
+                        )
+                    } else {
+                        ("503 Service Unavailable", "", "{}".to_owned())
+                    }
+                } else if path.ends_with("/snapshots") {
+                    (
+                        "201 Created",
+                        "",
+                        r#"{"session":"s1","expiresAt":0}"#.to_owned(),
+                    )
+                } else if path.ends_with("/commit") {
+                    ("200 OK", "", r#"{"replaced":[]}"#.to_owned())
+                } else if path.ends_with("/events") {
+                    ("200 OK", "", r#"{"applied":1,"skipped":0}"#.to_owned())
+                } else {
+                    ("200 OK", "", r#"{"accepted":1,"staged":1}"#.to_owned())
+                };
+                let _ = write!(
+                    &stream,
+                    "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
+                    answer.len()
+                );
+            }
+        });
+        (url, seen)
+    }
+
+    /// Retries resend the same request before anything behind it; 429's Retry-After is
+    /// waited for; events wait for the snapshot that came before them, and a new list flushes
+    /// the events seen before it first.
+    #[tokio::test]
+    async fn requests_stay_in_order_across_retries() {
+        let (url, seen) = fake_edge(3);
+        let dir = tempfile::tempdir().unwrap();
+        let token = dir.path().join("token");
+        std::fs::write(&token, "t0k3n\n").unwrap();
+        let pods = ResourceType::for_object("v1", "Pod", true);
+        let mut sender = Sender::new(
+            TokenSource::new(&url, token),
+            ClusterName::parse("c1").unwrap(),
+            vec![pods],
+            vec![Arc::new(Notify::new())],
+            1024,
+            Duration::from_millis(50),
+        );
+        sender.backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(40));
+        let (tx, rx) = mpsc::channel(16);
+        let pod = |name: &str| {
+            format!(r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"{name}","namespace":"d","uid":"{name}"}}}}"#).into_bytes()
+        };
+        let started = Instant::now();
+        for msg in [
+            Msg::Begin { ty: 0 },
+            Msg::Object {
+                ty: 0,
+                json: pod("a"),
+            },
+            Msg::Done { ty: 0 },
+            Msg::Event {
+                ty: 0,
+                event_type: "MODIFIED",
+                json: pod("b"),
+            },
+            Msg::Event {
+                ty: 0,
+                event_type: "DELETED",
+                json: pod("a"),
+            },
+            Msg::Begin { ty: 0 },
+            Msg::Done { ty: 0 },
+        ] {
+            tx.send(msg).await.unwrap();
+        }
+        drop(tx);
+        assert_eq!(sender.run(rx).await, 0);
+        assert!(
+            started.elapsed() >= Duration::from_secs(1),
+            "Retry-After honoured"
+        );
+        let seen = seen.lock().unwrap().clone();
+        let paths: Vec<&str> = seen.iter().map(|(_, p, _)| p.as_str()).collect();
+        let base = "/ingest/v1/clusters/c1";
+        let begin = format!("{base}/snapshots");
+        let chunk = format!("{base}/snapshots/s1/chunks");
+        let commit = format!("{base}/snapshots/s1/commit");
+        let events = format!("{base}/events");
+        assert_eq!(
+            paths,
+            [&begin, &begin, &begin, &begin, &chunk, &commit, &events, &begin, &commit]
+                .map(String::as_str)
+        );
+        // Every retry carried the same body.
+        assert!(seen[..4]
+            .iter()
+            .all(|(m, _, b)| m == "POST" && b == &seen[0].2));
+        let batch: serde_json::Value = serde_json::from_str(&seen[6].2).unwrap();
+        assert_eq!(batch["events"][0]["type"], "MODIFIED");
+        assert_eq!(batch["events"][0]["object"]["metadata"]["name"], "b");
+        assert_eq!(batch["events"][1]["type"], "DELETED");
+        assert_eq!(batch["events"][1]["resource"], "pods");
+    }
 
     fn http(status: u16, retry_after: Option<u64>) -> anyhow::Error {
         anyhow::Error::new(HttpError {
