@@ -454,7 +454,10 @@ mod tests {
 
     /// A fake edge on 127.0.0.1 that answers the first `fail` requests with 503 (the first one
     /// with 429 and `Retry-After: 1`) and records every request: (method, path, body).
-    fn fake_edge(fail: usize) -> (String, Arc<Mutex<Vec<(String, String, String)>>>) {
+    /// (method, path, body) of each request.
+    type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+
+    fn fake_edge(fail: usize) -> (String, Seen) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
