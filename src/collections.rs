@@ -128,7 +128,10 @@ fn any_types(
     }
     let mut candidates: Vec<ResourceType> = builtin_types(principal);
     for t in visible_types::distinct(visible_types::visible_types(store, principal, None)?) {
-        if !candidates.iter().any(|c| c.group == t.group && c.resource == t.resource) {
+        if !candidates
+            .iter()
+            .any(|c| c.group == t.group && c.resource == t.resource)
+        {
             candidates.push(t);
         }
     }

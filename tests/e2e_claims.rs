@@ -155,14 +155,12 @@ fn collections_containers_and_where_sql_obey_the_claims() {
     let workloads = ["Deployment", "DaemonSet", "StatefulSet"];
     for claims in MATRIX {
         let token = claims.token("inventory:read");
-        let (status, list) = s.get_as(
-            &format!("{P}/collectionresources/workloads"),
-            Some(&token),
-        );
+        let (status, list) = s.get_as(&format!("{P}/collectionresources/workloads"), Some(&token));
         assert_eq!(status, 200, "{list}");
         assert_eq!(
             sorted(keys(&list)),
-            visible(&claims, |o| workloads.contains(&o["kind"].as_str().unwrap())),
+            visible(&claims, |o| workloads
+                .contains(&o["kind"].as_str().unwrap())),
             "{claims:?} workloads"
         );
         let (_, list) = s.get_as(
@@ -209,10 +207,7 @@ fn collections_containers_and_where_sql_obey_the_claims() {
         assert_eq!(items(&list).len(), want, "{claims:?} containers");
 
         // The seed's offset paging and our signed cursors both stay inside the claims.
-        let (_, page) = s.get_as(
-            &format!("{P}/resources/api/v1/pods?limit=7"),
-            Some(&token),
-        );
+        let (_, page) = s.get_as(&format!("{P}/resources/api/v1/pods?limit=7"), Some(&token));
         let mut walked = keys(&page);
         let mut next = page["metadata"]["continue"].as_str().map(str::to_owned);
         while let Some(token_) = next {
@@ -299,16 +294,12 @@ fn cluster_status_discovery_and_owner_lookups_show_only_what_may_be_read() {
     let static_pods = sorted(
         fixture::objects("prod-eu-1")
             .iter()
-            .filter(|o| {
-                o["metadata"]["ownerReferences"][0]["uid"] == node["metadata"]["uid"]
-            })
+            .filter(|o| o["metadata"]["ownerReferences"][0]["uid"] == node["metadata"]["uid"])
             .map(|o| fixture::key("prod-eu-1", o))
             .collect(),
     );
     assert!(!static_pods.is_empty());
-    let url = format!(
-        "{P}/resources/clusters/prod-eu-1/api/v1/pods?ownerName=prod-eu-1-node-0"
-    );
+    let url = format!("{P}/resources/clusters/prod-eu-1/api/v1/pods?ownerName=prod-eu-1-node-0");
     let (_, all) = s.get_as(&url, Some(&MATRIX[1].token("inventory:read")));
     assert_eq!(sorted(keys(&all)), static_pods);
     let limited = mint("inventory:read", None, Some(&["kube-system"]));
@@ -340,7 +331,11 @@ fn forged_and_edited_continue_tokens_are_refused() {
             &format!("{P}/resources/api/v1/pods?limit=2&continue={forged}"),
             Some(&token),
         );
-        assert_eq!((status, e["reason"].as_str()), (400, Some("BadRequest")), "{forged}");
+        assert_eq!(
+            (status, e["reason"].as_str()),
+            (400, Some("BadRequest")),
+            "{forged}"
+        );
     }
     let (status, _) = s.get_as(
         &format!("{P}/resources/api/v1/pods?limit=2&continue={cont}"),

@@ -17,7 +17,11 @@ fn loaded() -> Server {
     let s = Server::start();
     for cluster in CLUSTERS {
         let out = s.push(cluster, &fixture::path(cluster), &[]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     s
 }
@@ -33,7 +37,16 @@ fn everything(s: &Server) -> Vec<Value> {
 
 fn push_as(s: &Server, token: &str, cluster: &str, file: &Path) -> std::process::Output {
     std::process::Command::new(agent_bin())
-        .args(["push", "--server", &s.base, "--token", token, "--cluster", cluster, "--file"])
+        .args([
+            "push",
+            "--server",
+            &s.base,
+            "--token",
+            token,
+            "--cluster",
+            cluster,
+            "--file",
+        ])
         .arg(file)
         .output()
         .unwrap()
@@ -88,7 +101,11 @@ fn a_namespace_limited_writer_replaces_only_its_namespaces() {
     pods.push(pod("default", "added-by-limited-writer", "u-limited-1"));
     let file = write_list(dir.path(), "default.json", pods.clone());
     let out = push_as(&s, &writer, "staging", &file);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let after = everything(&s);
     let key = |o: &Value| {
@@ -106,9 +123,13 @@ fn a_namespace_limited_writer_replaces_only_its_namespaces() {
             && o["metadata"]["annotations"]["shadow.clusterpedia.io/cluster-name"] == "staging"
     };
     // Outside staging/default pods, every object is byte-for-byte as before.
-    let untouched = |v: &[Value]| -> Vec<Value> { v.iter().filter(|o| !in_scope(o)).cloned().collect() };
+    let untouched =
+        |v: &[Value]| -> Vec<Value> { v.iter().filter(|o| !in_scope(o)).cloned().collect() };
     assert_eq!(untouched(&after), untouched(&before));
-    let mut want: Vec<String> = pods.iter().map(|o| fixture::key("staging", o) + "/Pod").collect();
+    let mut want: Vec<String> = pods
+        .iter()
+        .map(|o| fixture::key("staging", o) + "/Pod")
+        .collect();
     want.sort();
     let mut got: Vec<String> = after.iter().filter(|o| in_scope(o)).map(key).collect();
     got.sort();
@@ -118,8 +139,17 @@ fn a_namespace_limited_writer_replaces_only_its_namespaces() {
     // Anything outside its claims in a snapshot: refused with 403, nothing changes.
     let now = everything(&s);
     for (name, items) in [
-        ("other-namespace", vec![pods[0].clone(), staging("Pod", "web")[0].clone()]),
-        ("cluster-scoped", fixture::objects("staging").into_iter().filter(|o| o["kind"] == "Node").collect()),
+        (
+            "other-namespace",
+            vec![pods[0].clone(), staging("Pod", "web")[0].clone()],
+        ),
+        (
+            "cluster-scoped",
+            fixture::objects("staging")
+                .into_iter()
+                .filter(|o| o["kind"] == "Node")
+                .collect(),
+        ),
         ("secret", staging("Secret", "default")),
     ] {
         assert!(!items.is_empty(), "{name}");
@@ -144,12 +174,24 @@ fn deltas_touch_only_the_writers_namespaces_and_secrets_need_their_scope() {
     let before = everything(&s);
     let web_pod = staging("Pod", "web")[0].clone();
     let secret = staging("Secret", "default")[0].clone();
-    let node = fixture::objects("staging").into_iter().find(|o| o["kind"] == "Node").unwrap();
+    let node = fixture::objects("staging")
+        .into_iter()
+        .find(|o| o["kind"] == "Node")
+        .unwrap();
     for (what, body) in [
-        ("add in another namespace", event("ADDED", "pods", &pod("web", "x", "u-x"))),
-        ("delete in another namespace", event("DELETED", "pods", &web_pod)),
+        (
+            "add in another namespace",
+            event("ADDED", "pods", &pod("web", "x", "u-x")),
+        ),
+        (
+            "delete in another namespace",
+            event("DELETED", "pods", &web_pod),
+        ),
         ("a cluster-scoped object", event("MODIFIED", "nodes", &node)),
-        ("a Secret without inventory:secrets", event("MODIFIED", "secrets", &secret)),
+        (
+            "a Secret without inventory:secrets",
+            event("MODIFIED", "secrets", &secret),
+        ),
         (
             "one forbidden event among allowed ones",
             json!({"events": [
@@ -159,27 +201,60 @@ fn deltas_touch_only_the_writers_namespaces_and_secrets_need_their_scope() {
         ),
     ] {
         let (status, e) = post(&s, &writer, events, &body);
-        assert_eq!((status, e["reason"].as_str()), (403, Some("Forbidden")), "{what}: {e}");
+        assert_eq!(
+            (status, e["reason"].as_str()),
+            (403, Some("Forbidden")),
+            "{what}: {e}"
+        );
         assert_eq!(everything(&s), before, "{what}: nothing changed");
     }
     // Another cluster, and a read-only token: 403.
-    let (status, _) = post(&s, &writer, "/ingest/v1/clusters/prod-eu-1/events", &event("ADDED", "pods", &pod("default", "y", "u-y")));
+    let (status, _) = post(
+        &s,
+        &writer,
+        "/ingest/v1/clusters/prod-eu-1/events",
+        &event("ADDED", "pods", &pod("default", "y", "u-y")),
+    );
     assert_eq!(status, 403);
     let reader = mint("inventory:read inventory:secrets", None, None);
-    let (status, _) = post(&s, &reader, events, &event("ADDED", "pods", &pod("default", "y", "u-y")));
+    let (status, _) = post(
+        &s,
+        &reader,
+        events,
+        &event("ADDED", "pods", &pod("default", "y", "u-y")),
+    );
     assert_eq!(status, 403);
     assert_eq!(everything(&s), before);
 
     // Inside its claims the same writer adds, changes and deletes.
-    let (status, r) = post(&s, &writer, events, &event("ADDED", "pods", &pod("default", "mine", "u-mine")));
+    let (status, r) = post(
+        &s,
+        &writer,
+        events,
+        &event("ADDED", "pods", &pod("default", "mine", "u-mine")),
+    );
     assert_eq!((status, r["applied"].as_u64()), (200, Some(1)), "{r}");
-    let (status, r) = post(&s, &writer, events, &event("DELETED", "pods", &pod("default", "mine", "u-mine")));
+    let (status, r) = post(
+        &s,
+        &writer,
+        events,
+        &event("DELETED", "pods", &pod("default", "mine", "u-mine")),
+    );
     assert_eq!((status, r["applied"].as_u64()), (200, Some(1)), "{r}");
     // With inventory:secrets, Secrets too.
-    let secret_writer = mint("inventory:write inventory:secrets", Some(&["staging"]), Some(&["default"]));
+    let secret_writer = mint(
+        "inventory:write inventory:secrets",
+        Some(&["staging"]),
+        Some(&["default"]),
+    );
     let mut changed = secret.clone();
     changed["metadata"]["resourceVersion"] = json!("99999999");
-    let (status, r) = post(&s, &secret_writer, events, &event("MODIFIED", "secrets", &changed));
+    let (status, r) = post(
+        &s,
+        &secret_writer,
+        events,
+        &event("MODIFIED", "secrets", &changed),
+    );
     assert_eq!((status, r["applied"].as_u64()), (200, Some(1)), "{r}");
 }
 
@@ -189,17 +264,43 @@ fn a_secret_under_another_resource_name_is_refused_and_never_served() {
     let admin = admin_token();
     let before = everything(&s);
     let secretz = json!({"group": "", "version": "v1", "resource": "secretz", "kind": "Secret", "namespaced": true});
-    let (status, e) = post(&s, &admin, "/ingest/v1/clusters/staging/snapshots", &json!({"resourceTypes": [secretz]}));
-    assert_eq!((status, e["reason"].as_str()), (422, Some("Invalid")), "{e}");
-    assert!(e["message"].as_str().unwrap().contains("served as secrets"), "{e}");
+    let (status, e) = post(
+        &s,
+        &admin,
+        "/ingest/v1/clusters/staging/snapshots",
+        &json!({"resourceTypes": [secretz]}),
+    );
+    assert_eq!(
+        (status, e["reason"].as_str()),
+        (422, Some("Invalid")),
+        "{e}"
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("served as secrets"),
+        "{e}"
+    );
     let mut secret = staging("Secret", "default")[0].clone();
     secret["data"] = json!({"password": "aHVudGVyMg=="});
-    let (status, e) = post(&s, &admin, "/ingest/v1/clusters/staging/events", &event("ADDED", "secretz", &secret));
-    assert_eq!((status, e["reason"].as_str()), (422, Some("Invalid")), "{e}");
+    let (status, e) = post(
+        &s,
+        &admin,
+        "/ingest/v1/clusters/staging/events",
+        &event("ADDED", "secretz", &secret),
+    );
+    assert_eq!(
+        (status, e["reason"].as_str()),
+        (422, Some("Invalid")),
+        "{e}"
+    );
     // A generic type may not take a built-in resource name with another kind either.
     let widget = json!({"apiVersion": "v1", "kind": "Widget",
         "metadata": {"name": "w", "namespace": "default", "uid": "u-w"}});
-    let (status, _) = post(&s, &admin, "/ingest/v1/clusters/staging/events", &event("ADDED", "configmaps", &widget));
+    let (status, _) = post(
+        &s,
+        &admin,
+        "/ingest/v1/clusters/staging/events",
+        &event("ADDED", "configmaps", &widget),
+    );
     assert_eq!(status, 422);
     assert_eq!(everything(&s), before);
     let reader = mint("inventory:read", None, None);
@@ -219,7 +320,11 @@ fn poisoned_objects_are_refused_and_stored_ones_never_break_a_read() {
         for _ in 0..depth - 2 {
             v = json!([v]);
         }
-        let mut p = pod("default", &format!("deep-{depth}"), &format!("u-deep-{depth}"));
+        let mut p = pod(
+            "default",
+            &format!("deep-{depth}"),
+            &format!("u-deep-{depth}"),
+        );
         p["spec"]["deep"] = v;
         p
     };
@@ -229,27 +334,58 @@ fn poisoned_objects_are_refused_and_stored_ones_never_break_a_read() {
         let spec = format!("{}1{}", "[".repeat(depth - 2), "]".repeat(depth - 2));
         let mut object = serde_json::to_string(&p).unwrap();
         object.insert_str(object.len() - 1, &format!(",\"status\":{{\"x\":{spec}}}"));
-        format!(r#"{{"events":[{{"type":"ADDED","resource":"pods","object":{object}}}]}}"#).into_bytes()
+        format!(r#"{{"events":[{{"type":"ADDED","resource":"pods","object":{object}}}]}}"#)
+            .into_bytes()
     };
     let (status, e) = s.request("POST", events, Some(&admin), None, Some(&deep_text(999)));
-    assert_eq!((status, e["reason"].as_str()), (422, Some("Invalid")), "{e}");
+    assert_eq!(
+        (status, e["reason"].as_str()),
+        (422, Some("Invalid")),
+        "{e}"
+    );
     let message = e["message"].as_str().unwrap();
-    assert!(message.contains("default/deep-999") && message.contains("levels deep"), "{e}");
+    assert!(
+        message.contains("default/deep-999") && message.contains("levels deep"),
+        "{e}"
+    );
     let (status, e) = post(&s, &admin, events, &event("ADDED", "pods", &nested(65)));
-    assert_eq!((status, e["reason"].as_str()), (422, Some("Invalid")), "{e}");
+    assert_eq!(
+        (status, e["reason"].as_str()),
+        (422, Some("Invalid")),
+        "{e}"
+    );
     // In a snapshot chunk too.
-    let (status, session) = post(&s, &admin, "/ingest/v1/clusters/staging/snapshots", &json!({"resourceTypes": [
-        {"group": "", "version": "v1", "resource": "pods", "kind": "Pod", "namespaced": true}]}));
+    let (status, session) = post(
+        &s,
+        &admin,
+        "/ingest/v1/clusters/staging/snapshots",
+        &json!({"resourceTypes": [
+        {"group": "", "version": "v1", "resource": "pods", "kind": "Pod", "namespaced": true}]}),
+    );
     assert_eq!(status, 201, "{session}");
-    let chunk = format!("/ingest/v1/clusters/staging/snapshots/{}/chunks", session["session"].as_str().unwrap());
+    let chunk = format!(
+        "/ingest/v1/clusters/staging/snapshots/{}/chunks",
+        session["session"].as_str().unwrap()
+    );
     let (status, e) = post(&s, &admin, &chunk, &json!({"items": [nested(65)]}));
-    assert_eq!((status, e["reason"].as_str()), (422, Some("Invalid")), "{e}");
+    assert_eq!(
+        (status, e["reason"].as_str()),
+        (422, Some("Invalid")),
+        "{e}"
+    );
     // Too big: larger than etcd would ever hold.
     let mut big = pod("default", "big", "u-big");
     big["spec"]["blob"] = json!("x".repeat(1600 * 1024));
     let (status, e) = post(&s, &admin, events, &event("ADDED", "pods", &big));
-    assert_eq!((status, e["reason"].as_str()), (422, Some("Invalid")), "{e}");
-    assert!(e["message"].as_str().unwrap().contains("default/big"), "{e}");
+    assert_eq!(
+        (status, e["reason"].as_str()),
+        (422, Some("Invalid")),
+        "{e}"
+    );
+    assert!(
+        e["message"].as_str().unwrap().contains("default/big"),
+        "{e}"
+    );
     assert_eq!(everything(&s), before, "nothing was stored");
 
     // The deepest accepted object is readable by every read path.
@@ -268,7 +404,9 @@ fn poisoned_objects_are_refused_and_stored_ones_never_break_a_read() {
         let (status, body) = s.get(&url);
         assert_eq!(status, 200, "{url}: {body:.300}");
     }
-    let (_, list) = s.get(&format!("{P}/resources/api/v1/pods?labelSelector=app%3Dprobe"));
+    let (_, list) = s.get(&format!(
+        "{P}/resources/api/v1/pods?labelSelector=app%3Dprobe"
+    ));
     assert_eq!(keys(&list), vec!["staging/default/deep-64".to_owned()]);
 }
 
@@ -277,7 +415,12 @@ fn pushed_types_of_hidden_clusters_stay_hidden() {
     let s = loaded();
     let widget = json!({"apiVersion": "example.io/v1", "kind": "Widget",
         "metadata": {"name": "w", "namespace": "dev", "uid": "u-w", "resourceVersion": "1"}});
-    let (status, r) = post(&s, &admin_token(), "/ingest/v1/clusters/staging/events", &event("ADDED", "widgets", &widget));
+    let (status, r) = post(
+        &s,
+        &admin_token(),
+        "/ingest/v1/clusters/staging/events",
+        &event("ADDED", "widgets", &widget),
+    );
     assert_eq!(status, 200, "{r}");
     let prod = mint("inventory:read", Some(&["prod-*"]), None);
     let dev = mint("inventory:read", Some(&["staging"]), Some(&["dev"]));
@@ -285,13 +428,32 @@ fn pushed_types_of_hidden_clusters_stay_hidden() {
     let any = format!("{P}/collectionresources/any?groups=example.io");
     for (token, sees) in [(&prod, false), (&dev, true), (&other_ns, false)] {
         let (_, c) = s.get_as(&any, Some(token));
-        let types: Vec<&str> = c["resourceTypes"].as_array().unwrap().iter().map(|t| t["resource"].as_str().unwrap()).collect();
+        let types: Vec<&str> = c["resourceTypes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["resource"].as_str().unwrap())
+            .collect();
         assert_eq!(types.contains(&"widgets"), sees, "{types:?}");
         let (_, groups) = s.get_as(&format!("{P}/resources/apis"), Some(token));
-        let names: Vec<&str> = groups["groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+        let names: Vec<&str> = groups["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names.contains(&"example.io"), sees, "{names:?}");
-        let (_, clusters) = s.get_as("/apis/cluster.clusterpedia.io/v1alpha2/pediaclusters", Some(token));
-        let widgets = clusters["items"].as_array().unwrap().iter().flat_map(|c| c["status"]["syncResources"].as_array().unwrap().iter()).filter(|r| r["resource"] == "widgets").count();
+        let (_, clusters) = s.get_as(
+            "/apis/cluster.clusterpedia.io/v1alpha2/pediaclusters",
+            Some(token),
+        );
+        let widgets = clusters["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["status"]["syncResources"].as_array().unwrap().iter())
+            .filter(|r| r["resource"] == "widgets")
+            .count();
         assert_eq!(widgets, usize::from(sees));
     }
 }

@@ -261,7 +261,10 @@ mod tests {
         assert_eq!(nesting_depth(&nested(MAX_OBJECT_DEPTH)), MAX_OBJECT_DEPTH);
         assert!(normalize(&nested(MAX_OBJECT_DEPTH), &cluster(), by_catalog).is_ok());
         let err = normalize(&nested(MAX_OBJECT_DEPTH + 1), &cluster(), by_catalog).unwrap_err();
-        assert!(err.starts_with("d/p: ") && err.contains("65 levels deep"), "{err}");
+        assert!(
+            err.starts_with("d/p: ") && err.contains("65 levels deep"),
+            "{err}"
+        );
         let err = normalize(&nested(999), &cluster(), by_catalog).unwrap_err();
         assert!(err.contains("999 levels deep"), "{err}");
         // Brackets in strings, escaped quotes included, are text.
