@@ -172,7 +172,7 @@ async fn run(args: RunArgs, cluster: ClusterName, wanted: Vec<watch::Wanted>) ->
         resync: args.resync,
         once: args.once,
     };
-    let mut watchers = Vec::new();
+    let mut watchers: Vec<tokio::task::JoinHandle<bool>> = Vec::new();
     for (ty, (ar, _)) in served.into_iter().enumerate() {
         watchers.push(tokio::spawn(watch::watch_type(
             client.clone(),
@@ -185,10 +185,13 @@ async fn run(args: RunArgs, cluster: ClusterName, wanted: Vec<watch::Wanted>) ->
     }
     if args.once {
         drop(tx);
+        let mut incomplete = 0;
         for w in watchers {
-            w.await?;
+            if !w.await? {
+                incomplete += 1;
+            }
         }
-        let failures = sending.await?;
+        let failures = sending.await? + incomplete;
         if failures > 0 {
             error!(failures, "the snapshot is incomplete");
             return Ok(1);

@@ -137,8 +137,11 @@ pub struct WatchOptions {
     pub once: bool,
 }
 
+/// With `--once`, a type whose list fails this many times in a row is given up.
+const ONCE_ATTEMPTS: u32 = 5;
+
 /// Watches one type until the channel closes (or, with `once`, until its first list is
-/// sent). `relist` asks for a new list at the next chance.
+/// sent: returns whether it was). `relist` asks for a new list at the next chance.
 pub async fn watch_type(
     client: Client,
     ty: usize,
@@ -146,7 +149,8 @@ pub async fn watch_type(
     opts: WatchOptions,
     tx: mpsc::Sender<Msg>,
     relist: Arc<Notify>,
-) {
+) -> bool {
+    let mut failures = 0;
     let label = if ar.group.is_empty() {
         ar.plural.clone()
     } else {
@@ -165,8 +169,13 @@ pub async fn watch_type(
             tokio::select! {
                 event = stream.next() => {
                     let msg = match event {
-                        None => return,
+                        None => return false,
                         Some(Err(e)) => {
+                            failures += 1;
+                            if opts.once && failures >= ONCE_ATTEMPTS {
+                                warn!(resource = %label, error = %e, "listing failed {failures} times: giving up on this type");
+                                return false;
+                            }
                             warn!(resource = %label, error = %e, "watch failed; the watcher retries with backoff");
                             continue;
                         }
@@ -192,11 +201,12 @@ pub async fn watch_type(
                         },
                     };
                     let done = matches!(msg, Msg::Done { .. });
+                    failures = 0;
                     if tx.send(msg).await.is_err() {
-                        return;
+                        return false;
                     }
                     if done && opts.once {
-                        return;
+                        return true;
                     }
                     if done && restart {
                         break;
