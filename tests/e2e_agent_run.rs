@@ -326,6 +326,18 @@ fn a_stopped_agent_turns_the_cluster_stale() {
         env!("CARGO_PKG_VERSION"),
         "{c}"
     );
+    // The heartbeat route takes what every ingest route takes: inventory:write for the cluster.
+    let path = format!("/ingest/v1/clusters/{CLUSTER}/heartbeat");
+    let body = br#"{"agentVersion":"x"}"#;
+    for token in [
+        support::mint("inventory:read", None, None),
+        support::mint("inventory:write", Some(&["other"]), None),
+    ] {
+        let (status, s) = edge.request("POST", &path, Some(&token), None, Some(body));
+        assert_eq!(status, 403, "{s}");
+    }
+    let (status, s) = edge.request("POST", &path, None, None, Some(body));
+    assert_eq!(status, 401, "{s}");
     drop(agent);
     let deadline = Instant::now() + Duration::from_secs(6);
     loop {
