@@ -88,7 +88,13 @@ fn dispatch<'s>(
         }
         Route::PediaClusters(name) => Ok(Response::json(
             200,
-            clusters::handle(store, &principal, name.as_ref())?,
+            clusters::handle(
+                store,
+                &principal,
+                name.as_ref(),
+                clusters::stale_after(vars),
+                now,
+            )?,
         )),
         Route::Ingest(r) => {
             let scope = ingest::WriteScope::of(&principal, r.cluster())?;
@@ -101,7 +107,9 @@ fn dispatch<'s>(
                     ))
                 }
             };
-            ingest_route(store, &scope, &r, &body, now)
+            let response = ingest_route(store, &scope, &r, &body, now)?;
+            ingest::heartbeat::record_success(store, &r, now)?;
+            Ok(response)
         }
     }
 }
@@ -135,6 +143,10 @@ fn ingest_route<'s>(
         IngestRoute::Events { cluster } => {
             json(200, &ingest::events(store, scope, cluster, body, now)?)
         }
+        IngestRoute::Heartbeat { cluster } => json(
+            200,
+            &ingest::heartbeat::heartbeat(store, cluster, body, now)?,
+        ),
     }
 }
 

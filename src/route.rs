@@ -53,6 +53,10 @@ pub enum IngestRoute {
     Events {
         cluster: ClusterName,
     },
+    /// `run` mode's liveness signal: keeps the cluster `Ready` between changes.
+    Heartbeat {
+        cluster: ClusterName,
+    },
 }
 
 impl IngestRoute {
@@ -62,7 +66,8 @@ impl IngestRoute {
             | IngestRoute::Chunk { cluster, .. }
             | IngestRoute::Commit { cluster, .. }
             | IngestRoute::Abort { cluster, .. }
-            | IngestRoute::Events { cluster } => cluster,
+            | IngestRoute::Events { cluster }
+            | IngestRoute::Heartbeat { cluster } => cluster,
         }
     }
 }
@@ -238,6 +243,9 @@ fn parse_ingest(method: Method, segs: &[&str]) -> ApiResult<Route> {
         (Method::Post, ["clusters", c, "events"]) => IngestRoute::Events {
             cluster: cluster_name(c)?,
         },
+        (Method::Post, ["clusters", c, "heartbeat"]) => IngestRoute::Heartbeat {
+            cluster: cluster_name(c)?,
+        },
         (Method::Get, _) | (Method::Other, _) => {
             return Err(ApiError::method_not_allowed(
                 "this method on the ingest API",
@@ -386,6 +394,10 @@ mod tests {
             Route::Ingest(IngestRoute::Abort { .. })
         ));
         assert_eq!(get("/ingest/v1/clusters/c1/events").unwrap_err().code, 405);
+        assert!(matches!(
+            parse(Method::Post, "/ingest/v1/clusters/c1/heartbeat").unwrap(),
+            Route::Ingest(IngestRoute::Heartbeat { ref cluster }) if cluster.as_str() == "c1"
+        ));
         assert_eq!(
             parse(Method::Post, "/ingest/v1x/clusters/c1/events")
                 .unwrap_err()

@@ -5,6 +5,7 @@
 
 pub mod authz;
 pub mod events;
+pub mod heartbeat;
 pub mod object;
 pub mod session;
 

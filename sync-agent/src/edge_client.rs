@@ -21,7 +21,26 @@ pub struct EdgeClient {
     agent: ureq::Agent,
     server: String,
     authorization: String,
+    attempts: u32,
 }
+
+/// An answer with an error status, for callers that decide themselves what to retry
+/// (`sync-agent run`). Displays as the one readable line.
+#[derive(Debug, Clone)]
+pub struct HttpError {
+    pub status: u16,
+    pub message: String,
+    /// The server's `Retry-After`, capped.
+    pub retry_after: Option<Duration>,
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HttpError {}
 
 impl EdgeClient {
     pub fn new(server: &str, token: &str) -> Self {
@@ -36,7 +55,14 @@ impl EdgeClient {
             agent,
             server: server.trim_end_matches('/').to_owned(),
             authorization: format!("Bearer {token}"),
+            attempts: ATTEMPTS,
         }
+    }
+
+    /// Tries per request (at least one): `run` retries by itself, forever, so it asks for one.
+    pub fn with_attempts(mut self, attempts: u32) -> Self {
+        self.attempts = attempts.max(1);
+        self
     }
 
     /// The snapshot endpoints of one cluster.
@@ -48,7 +74,12 @@ impl EdgeClient {
     }
 
     /// Sends one request, retrying what may pass, and parses a 2xx JSON answer.
-    fn send<R: DeserializeOwned>(&self, method: &str, path: &str, body: &[u8]) -> Result<R> {
+    pub(crate) fn send<R: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+    ) -> Result<R> {
         let url = format!("{}{path}", self.server);
         let mut delay = FIRST_DELAY;
         let mut attempt = 1;
@@ -100,18 +131,23 @@ impl EdgeClient {
                         status.canonical_reason().unwrap_or(""),
                         &text,
                     );
-                    if !matches!(status.as_u16(), 429 | 502 | 503 | 504) || attempt == ATTEMPTS {
-                        bail!("{message}");
+                    if !matches!(status.as_u16(), 429 | 502 | 503 | 504) || attempt >= self.attempts
+                    {
+                        return Err(anyhow::Error::new(HttpError {
+                            status: status.as_u16(),
+                            message,
+                            retry_after,
+                        }));
                     }
                     (message, retry_after.unwrap_or(delay))
                 }
-                Err(e) if attempt == ATTEMPTS => bail!("{method} {url}: {e}"),
+                Err(e) if attempt >= self.attempts => bail!("{method} {url}: {e}"),
                 Err(e) => (format!("{method} {url}: {e}"), delay),
             };
             eprintln!(
                 "sync-agent: {problem}; retrying in {:.1}s ({attempt}/{})",
                 wait.as_secs_f64(),
-                ATTEMPTS - 1
+                self.attempts - 1
             );
             std::thread::sleep(wait);
             delay *= 2;

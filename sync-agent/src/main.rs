@@ -6,6 +6,7 @@ mod edge_client;
 mod kubeconfig;
 mod list_stream;
 mod push;
+mod run;
 mod strip;
 mod token;
 
@@ -32,6 +33,9 @@ enum Command {
     Kubeconfig(KubeconfigArgs),
     /// Mint an HS256 token signed with the edge's jwt_hs256_secret, and print it.
     Token(TokenArgs),
+    /// List and watch a cluster with kube-rs and keep the edge in sync (snapshots, deltas,
+    /// heartbeats) until stopped; `--once` for one snapshot.
+    Run(run::RunArgs),
 }
 
 /// The bearer token: `--token`, else `--token-file`, else `$EDGEPEDIA_TOKEN`. The variable is
@@ -208,6 +212,7 @@ fn check_server(server: &str) -> Result<()> {
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Run(args) => run::main(args),
         Command::Push(args) => {
             let cluster = ClusterName::parse(&args.cluster)?;
             check_server(&args.server)?;

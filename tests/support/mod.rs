@@ -118,6 +118,71 @@ impl Server {
         }
     }
 
+    /// Like [`Server::start`], with extra environment variables for the host (e.g.
+    /// `SPIN_VARIABLE_CLUSTER_STALE_AFTER_SECONDS`).
+    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
+        let host = binary("EDGEPEDIA_HOST_BIN", "target/native/edgepedia-host");
+        binary(
+            "EDGEPEDIA_WASM",
+            "target/wasm32-wasip2/release/edgepedia.wasm",
+        );
+        let state = tempfile::tempdir().unwrap();
+        let mut command = Command::new(host);
+        command
+            .arg("--manifest")
+            .arg(repo().join("spin.toml"))
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--state-dir")
+            .arg(state.path())
+            .arg("--tls-listen")
+            .arg("127.0.0.1:0")
+            .env("SPIN_VARIABLE_JWT_HS256_SECRET", SECRET)
+            .envs(env.iter().copied())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to stop the host if
+        // this test process dies without running destructors.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                Ok(())
+            });
+        }
+        // The death signal follows the spawning *thread*, and test threads end early: spawn
+        // from a thread that lives as long as the test process.
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = sender.send(command.spawn());
+            loop {
+                std::thread::park();
+            }
+        });
+        let mut child = receiver.recv().unwrap().expect("start edgepedia-host");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut tls_base = String::new();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("edgepedia-host exited before listening")
+                .unwrap();
+            match line.strip_prefix("edgepedia-host listening on ") {
+                Some(url) if url.starts_with("https://") => tls_base = url.trim().to_owned(),
+                Some(url) => break url.trim().to_owned(),
+                None => {}
+            }
+        };
+        // Keep draining stdout so the host never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            base,
+            tls_base,
+            state,
+        }
+    }
+
     /// One server per test binary, with the whole fixture pushed by the real sync-agent.
     pub fn shared() -> &'static Server {
         static SERVER: OnceLock<Server> = OnceLock::new();
