@@ -7,13 +7,21 @@ use crate::paging::Continue;
 use crate::plan::{Column, Direction};
 use crate::selector::field::{self, FieldSelector};
 use crate::selector::label::{self, LabelSelector};
-use crate::selector::{Operator, Requirement};
+use crate::selector::{Operator, Requirement, MAX_REQUIREMENTS};
 use crate::where_sql::WhereSql;
 use chrono::{DateTime, NaiveDate, Utc};
 use edgepedia_api::ClusterName;
 
 /// Deepest owner chain an owner query may follow (pods of a CronJob are seniority 1).
 pub const MAX_OWNER_SENIORITY: u32 = 5;
+/// Most values of a comma-list parameter (`clusters`, `namespaces`, `names`, fuzzy names,
+/// `groups`, `resources`), all repetitions of the parameter and its label-term form together.
+pub const MAX_LIST_VALUES: usize = 256;
+/// Longest fuzzy-name substring, in bytes: a Kubernetes name is at most 253 characters, so a
+/// longer substring can match nothing (and SQLite caps LIKE patterns).
+pub const MAX_FUZZY_NAME_BYTES: usize = 253;
+/// Most `orderby` terms (there are five fields to order by).
+pub const MAX_ORDER_TERMS: usize = 16;
 
 /// What a list (or get) request asks for beyond its route.
 #[derive(Default)]
@@ -78,17 +86,37 @@ impl ListOptions {
             opts.apply(&key, &value, &mut owner)?;
         }
         opts.owner = owner.resolve()?;
+        for (name, n) in [
+            ("labelSelector", opts.labels.requirements.len()),
+            ("fieldSelector", opts.fields.requirements.len()),
+        ] {
+            if n > MAX_REQUIREMENTS {
+                return Err(ApiError::bad_request(format!(
+                    "{name}: {n} requirements in all, more than the limit of {MAX_REQUIREMENTS}"
+                )));
+            }
+        }
         Ok(opts)
     }
 
     /// One parameter, from the query string or from a `search.clusterpedia.io/*` term.
     fn apply(&mut self, key: &str, value: &str, owner: &mut OwnerParams) -> ApiResult<()> {
         match key {
-            "clusters" => self.clusters.extend(parse_clusters(value)?),
-            "namespaces" => self.namespaces.extend(comma_list(value)),
-            "names" => self.names.extend(comma_list(value)),
+            "clusters" => {
+                let clusters = parse_clusters(value)?;
+                extend_capped(key, &mut self.clusters, clusters)?
+            }
+            "namespaces" => extend_capped(key, &mut self.namespaces, comma_list(value))?,
+            "names" => extend_capped(key, &mut self.names, comma_list(value))?,
             "internalstorage.clusterpedia.io/fuzzy-name" | "fuzzyName" => {
-                self.fuzzy_names.extend(comma_list(value))
+                let substrings = comma_list(value);
+                if let Some(long) = substrings.iter().find(|s| s.len() > MAX_FUZZY_NAME_BYTES) {
+                    return Err(ApiError::bad_request(format!(
+                        "{key}: a substring of {} bytes is longer than the limit of {MAX_FUZZY_NAME_BYTES}",
+                        long.len()
+                    )));
+                }
+                extend_capped(key, &mut self.fuzzy_names, substrings)?
             }
             "labelSelector" => {
                 let parsed = label::parse(value)
@@ -109,7 +137,15 @@ impl ListOptions {
             "ownerSeniority" => owner.seniority = Some(value.to_owned()),
             "since" => self.since = Some(parse_time("since", value)?),
             "before" => self.before = Some(parse_time("before", value)?),
-            "orderby" => self.order_by.extend(parse_order(value)?),
+            "orderby" => {
+                self.order_by.extend(parse_order(value)?);
+                if self.order_by.len() > MAX_ORDER_TERMS {
+                    return Err(ApiError::bad_request(format!(
+                        "orderby: {} terms, more than the limit of {MAX_ORDER_TERMS}",
+                        self.order_by.len()
+                    )));
+                }
+            }
             "limit" => self.limit = parse_limit(value)?,
             "offset" => {
                 let offset = value.parse().map_err(|_| {
@@ -127,8 +163,8 @@ impl ListOptions {
             "onlyMetadata" => self.only_metadata = parse_bool("onlyMetadata", value)?,
             "includeObject" => self.include_object = Some(value.to_owned()),
             "whereSQL" => self.where_sql = Some(WhereSql::parse(value)?),
-            "groups" => self.groups.extend(comma_list(value)),
-            "resources" => self.resources.extend(comma_list(value)),
+            "groups" => extend_capped(key, &mut self.groups, comma_list(value))?,
+            "resources" => extend_capped(key, &mut self.resources, comma_list(value))?,
             "watch" if parse_bool("watch", value)? => {
                 return Err(ApiError::method_not_allowed("watch"))
             }
@@ -227,6 +263,18 @@ fn parse_group_resource(value: &str) -> ApiResult<(String, String)> {
         )));
     }
     Ok((group.to_owned(), resource.to_owned()))
+}
+
+/// Appends a parameter's values, refusing more than [`MAX_LIST_VALUES`] in all.
+fn extend_capped<T>(name: &str, list: &mut Vec<T>, values: Vec<T>) -> ApiResult<()> {
+    let total = list.len() + values.len();
+    if total > MAX_LIST_VALUES {
+        return Err(ApiError::bad_request(format!(
+            "{name}: {total} values, more than the limit of {MAX_LIST_VALUES}"
+        )));
+    }
+    list.extend(values);
+    Ok(())
 }
 
 fn comma_list(value: &str) -> Vec<String> {
@@ -437,5 +485,76 @@ mod tests {
         assert_eq!(o.owner.unwrap().target, OwnerTarget::Uid("u1".into()));
         assert_eq!(o.fuzzy_names, ["ngin"]);
         assert_eq!(o.labels.requirements.len(), 1);
+    }
+
+    #[test]
+    fn caps_lists_selectors_and_order() {
+        let list =
+            |n: usize, f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>().join(",");
+        let message = |q: &str| {
+            let e = ListOptions::parse(q)
+                .err()
+                .unwrap_or_else(|| panic!("{q} accepted"));
+            assert_eq!(e.code, 400, "{q}");
+            e.message
+        };
+        for param in [
+            "clusters",
+            "namespaces",
+            "names",
+            "internalstorage.clusterpedia.io/fuzzy-name",
+            "groups",
+            "resources",
+        ] {
+            let at_cap = format!("{param}={}", list(MAX_LIST_VALUES, &|i| format!("c{i}")));
+            assert!(ListOptions::parse(&at_cap).is_ok(), "{param}");
+            let over = format!(
+                "{param}={}",
+                list(MAX_LIST_VALUES + 1, &|i| format!("c{i}"))
+            );
+            assert!(message(&over).contains("limit of 256"), "{param}");
+            // Repetitions count together.
+            let split = format!(
+                "{param}={}&{param}=x",
+                list(MAX_LIST_VALUES, &|i| format!("c{i}"))
+            );
+            assert!(message(&split).contains("257 values"), "{param}");
+        }
+        // The label-term form of clusters counts too.
+        let q = format!(
+            "clusters={}&labelSelector=search.clusterpedia.io/clusters%3Dlast",
+            list(MAX_LIST_VALUES, &|i| format!("c{i}"))
+        );
+        assert!(message(&q).contains("clusters: 257 values"));
+        let fuzzy = format!("fuzzyName={}", "a".repeat(MAX_FUZZY_NAME_BYTES + 1));
+        assert!(message(&fuzzy).contains("limit of 253"));
+        assert!(ListOptions::parse(&format!("fuzzyName={}", "a".repeat(253))).is_ok());
+
+        let labels = |n: usize| list(n, &|i| format!("k{i}"));
+        assert_eq!(
+            parse(&format!("labelSelector={}", labels(64)))
+                .labels
+                .requirements
+                .len(),
+            64
+        );
+        assert!(message(&format!("labelSelector={}", labels(65))).contains("limit of 64"));
+        let two = format!("labelSelector={}&labelSelector=extra", labels(64));
+        assert!(message(&two).contains("labelSelector: 65 requirements in all"));
+        let fields = |n: usize| list(n, &|i| format!("spec.f{i}%3Dv"));
+        assert_eq!(
+            parse(&format!("fieldSelector={}", fields(64)))
+                .fields
+                .requirements
+                .len(),
+            64
+        );
+        assert!(message(&format!("fieldSelector={}", fields(65))).contains("limit of 64"));
+        let two = format!("fieldSelector={}&fieldSelector=a%3Db", fields(64));
+        assert!(message(&two).contains("fieldSelector: 65 requirements in all"));
+
+        let order = |n: usize| list(n, &|_| "name".to_owned());
+        assert_eq!(parse(&format!("orderby={}", order(16))).order_by.len(), 16);
+        assert!(message(&format!("orderby={}", order(17))).contains("limit of 16"));
     }
 }

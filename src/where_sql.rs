@@ -23,7 +23,8 @@
 //!   refused before parsing; anything after the one expression is refused.
 //! - Limits: 4096 bytes, nesting 64 (sqlparser's own recursion limit of 50 usually trips
 //!   first), 1000 items per IN list. A chain of one operator (`a OR b OR …`) is one flat node,
-//!   so long chains are not held to the nesting limit.
+//!   so long chains are not held to the nesting limit; it is rendered as balanced groups, so
+//!   SQLite's expression depth limit (1000) is never reached either.
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::SqlValue;
@@ -390,7 +391,12 @@ fn literal(value: &Value) -> ApiResult<SqlValue> {
             Ok(i) => SqlValue::Integer(i),
             Err(_) => match n.parse::<f64>() {
                 Ok(f) if f.is_finite() => SqlValue::Real(f),
-                _ => return Err(refuse(format!("cannot read the number {n}"))),
+                Ok(_) => {
+                    return Err(refuse(format!(
+                        "the number {n} is out of range (not a finite number)"
+                    )))
+                }
+                Err(_) => return Err(refuse(format!("cannot read the number {n}"))),
             },
         },
         Value::Null => SqlValue::Null,
@@ -508,7 +514,20 @@ fn render_operand(o: &Operand, params: &mut Vec<SqlValue>) -> String {
     }
 }
 
+/// Longest chain written flat.
+const FLAT_CHAIN: usize = 8;
+
+/// A chain of one operator. SQLite parses `a OR b OR c …` left-deep, one tree level per
+/// operand, and refuses trees deeper than 1000 ("Expression tree is too large"), counting the
+/// planner's own clauses around ours: a longer chain is written as balanced halves instead
+/// (the same condition: AND and OR are associative), so its depth grows as log₂ of its length.
 fn join(parts: &[Cond], op: &str, params: &mut Vec<SqlValue>) -> String {
+    if parts.len() > FLAT_CHAIN {
+        let (left, right) = parts.split_at(parts.len() / 2);
+        let left = join(left, op, params);
+        let right = join(right, op, params);
+        return format!("({left}{op}{right})");
+    }
     let parts: Vec<String> = parts.iter().map(|p| render(p, params)).collect();
     format!("({})", parts.join(op))
 }
@@ -910,6 +929,11 @@ mod tests {
             "1 = 1 = 1",
             "name LIKE 'a' ESCAPE name",
             "name LIKE 'a' ESCAPE 'ab'",
+            "name LIKE 'a' ESCAPE ''",
+            "name LIKE 'a' ESCAPE NULL",
+            "name LIKE 'a' ESCAPE 1",
+            "-1e999 = name",
+            "name = 1e400",
             "name ILIKE 'a'",
             "name SIMILAR TO 'a'",
             "1e999 = 1",
@@ -951,11 +975,76 @@ mod tests {
         assert!(message(&many).contains("limited to 1000"));
         assert!(message("name || 'x' = 'ax'").contains("operator ||"));
         assert!(message("name IS 'a'").starts_with("whereSQL: "));
-        assert!(message("name LIKE 'a' ESCAPE 'ab'").contains("ESCAPE"));
+        for escape in ["'ab'", "''", "name"] {
+            let m = message(&format!("name LIKE 'a%' ESCAPE {escape}"));
+            assert!(
+                m.contains("ESCAPE takes a single character"),
+                "{escape}: {m}"
+            );
+        }
+        assert!(message("name = 1e999").contains("1e999 is out of range"));
         assert!(message("CAST(name AS INTEGER) = 1").contains("CAST"));
         assert!(message("objects.object LIKE '%'").contains("object column"));
         assert!(message("main.objects.name = 'a'").contains("qualified"));
         assert!(message("name = 'a' LIMIT 1").contains("after the expression"));
         assert!(message("name = :param").contains("placeholder"));
+    }
+
+    #[test]
+    fn long_chains_stay_within_sqlites_expression_depth() {
+        let s = store();
+        let compare = |name: &str| {
+            Cond::Compare(
+                Operand::Column("name"),
+                "=",
+                Operand::Literal(SqlValue::Text(name.to_owned())),
+            )
+        };
+        // Far past SQLite's depth limit of 1000 if written flat, and past any whereSQL that
+        // fits MAX_LEN; inside an AND chain of its own too.
+        let mut parts: Vec<Cond> = (0..3000).map(|i| compare(&format!("n{i}"))).collect();
+        parts.push(compare("c"));
+        let or = Cond::Or(parts);
+        let and = Cond::And((0..3000).map(|_| or.clone()).take(2).collect());
+        for cond in [or, and] {
+            let mut params = Vec::new();
+            let sql = format!(
+                "SELECT name FROM objects WHERE {} ORDER BY name",
+                WhereSql(cond).to_sql(&mut params)
+            );
+            let rows = s.query(&sql, &params).unwrap();
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0][0].as_str(), Some("c"));
+        }
+        // The longest chain whereSQL accepts, ANDed after 400 clauses of the planner's.
+        let mut input = String::from("name = 'c'");
+        while input.len() + " OR name = 'c'".len() <= MAX_LEN {
+            input.push_str(" OR name = 'c'");
+        }
+        let w = WhereSql::parse(&input).unwrap();
+        let mut params = Vec::new();
+        let clauses = vec!["name IS NOT NULL"; 400].join(" AND ");
+        let sql = format!(
+            "SELECT name FROM objects WHERE {clauses} AND {}",
+            w.to_sql(&mut params)
+        );
+        assert_eq!(s.query(&sql, &params).unwrap().len(), 1);
+        assert_eq!(params.len(), input.matches("'c'").count());
+    }
+
+    #[test]
+    fn balanced_chains_keep_order_and_meaning() {
+        let s = store();
+        // Nine or more operands are grouped; the parameters stay in source order.
+        let input = "name = 'a' OR name = 'b' OR name = 'zz1' OR name = 'zz2' OR name = 'zz3' \
+                     OR name = 'zz4' OR name = 'zz5' OR name = 'zz6' OR name = 'd_x'";
+        assert_eq!(names(&s, input), ["a", "b", "d_x"]);
+        let mut params = Vec::new();
+        let sql = WhereSql::parse(input).unwrap().to_sql(&mut params);
+        assert_eq!(sql.matches('(').count(), sql.matches(')').count());
+        assert_eq!(params.first(), Some(&SqlValue::Text("a".into())));
+        assert_eq!(params.last(), Some(&SqlValue::Text("d_x".into())));
+        let not_all = format!("NOT ({})", input.replace(" OR ", " AND "));
+        assert_eq!(names(&s, &not_all), ["a", "b", "c", "d_x"]);
     }
 }

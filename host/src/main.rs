@@ -54,8 +54,8 @@ struct Cli {
     tls_cert: Option<PathBuf>,
     #[arg(long, requires = "tls_cert")]
     tls_key: Option<PathBuf>,
-    /// Largest request body accepted (413 beyond), like hosted Spin platforms.
-    #[arg(long, env = "EDGEPEDIA_MAX_BODY_BYTES", default_value_t = 10 * 1024 * 1024)]
+    /// Largest request body accepted (413 beyond); by default the component's own cap.
+    #[arg(long, env = "EDGEPEDIA_MAX_BODY_BYTES", default_value_t = status::MAX_BODY_BYTES)]
     max_body_bytes: usize,
 }
 

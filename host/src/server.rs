@@ -1,6 +1,8 @@
 //! HTTP/1.1 with keep-alive in front of the component: one fresh instance per request,
-//! deadlines, the body-size cap, and `Status` answers when the guest traps or times out.
-//! Stops accepting on shutdown and lets in-flight requests finish.
+//! deadlines, the body, URI and header caps, and `Status` answers when the guest traps or
+//! times out, or a request is refused before it reaches the guest (also for what hyper
+//! refuses itself: see [`StatusOnParseError`]). Stops accepting on shutdown and lets in-flight
+//! requests finish.
 
 use crate::outbound::OutboundPolicy;
 use crate::runtime::EPOCH_TICK;
@@ -10,9 +12,12 @@ use crate::status;
 use anyhow::Result;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use hyper::server::conn::http1;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpListener;
 use wasmtime::Store;
 use wasmtime_wasi_http::io::TokioIo;
@@ -85,7 +90,8 @@ impl Server {
         });
         let conn = http1::Builder::new()
             .keep_alive(true)
-            .serve_connection(TokioIo::new(stream), service);
+            .max_headers(status::MAX_HEADER_FIELDS)
+            .serve_connection(TokioIo::new(StatusOnParseError::new(stream)), service);
         tokio::pin!(conn);
         tokio::select! {
             _ = conn.as_mut() => {}
@@ -100,6 +106,21 @@ impl Server {
         &self,
         req: hyper::Request<hyper::body::Incoming>,
     ) -> hyper::Response<HyperOutgoingBody> {
+        // hyper itself refuses longer targets; checked here too so the limit is ours.
+        let uri_bytes = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+        if uri_bytes > status::MAX_URI_BYTES {
+            return status_response(status::uri_too_long());
+        }
+        let header_bytes: usize = req
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum();
+        if header_bytes > status::MAX_HEADER_BYTES
+            || req.headers().len() > status::MAX_HEADER_FIELDS
+        {
+            return status_response(status::headers_too_large());
+        }
         let declared = req
             .headers()
             .get(hyper::header::CONTENT_LENGTH)
@@ -215,11 +236,110 @@ impl Server {
 }
 
 fn too_large_response(max_body: usize) -> hyper::Response<HyperOutgoingBody> {
-    status::response(
-        413,
-        "RequestEntityTooLarge",
-        &format!("request body is larger than the limit of {max_body} bytes"),
-    )
+    status_response(status::body_too_large(max_body))
+}
+
+fn status_response(
+    (code, reason, message): (u16, &str, String),
+) -> hyper::Response<HyperOutgoingBody> {
+    status::response(code, reason, &message)
+}
+
+/// The connection as hyper sees it, except that hyper's own answer to a request head it cannot
+/// parse (an empty 400, 414 or 431, after which it closes) is replaced by a `Status` body
+/// ([`status::replacement_for_hyper_error`]). hyper has no hook for those answers, and some
+/// limits are its own (a target over `u16::MAX - 1` bytes, a head over its buffer, more than
+/// [`status::MAX_HEADER_FIELDS`] fields), so they are rewritten on the way out.
+struct StatusOnParseError<S> {
+    inner: S,
+    /// A replacement being written: the bytes and how many are out.
+    replacing: Option<(Vec<u8>, usize)>,
+}
+
+impl<S> StatusOnParseError<S> {
+    fn new(inner: S) -> Self {
+        Self {
+            inner,
+            replacing: None,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> StatusOnParseError<S> {
+    /// Writes the rest of the replacement, then reports hyper's `len` bytes as written.
+    fn poll_replace(&mut self, cx: &mut Context<'_>, len: usize) -> Poll<std::io::Result<usize>> {
+        if let Some((bytes, written)) = &mut self.replacing {
+            while *written < bytes.len() {
+                let n = ready!(Pin::new(&mut self.inner).poll_write(cx, &bytes[*written..]))?;
+                if n == 0 {
+                    return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+                }
+                *written += n;
+            }
+        }
+        self.replacing = None;
+        Poll::Ready(Ok(len))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for StatusOnParseError<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for StatusOnParseError<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.replacing.is_none() {
+            self.replacing = status::replacement_for_hyper_error(buf).map(|bytes| (bytes, 0));
+        }
+        if self.replacing.is_some() {
+            return self.poll_replace(cx, buf.len());
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let total = bufs.iter().map(|b| b.len()).sum();
+        if self.replacing.is_none() {
+            // hyper's answer is a head alone: one slice holding every byte.
+            if let Some(only) = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .filter(|b| b.len() == total)
+            {
+                self.replacing = status::replacement_for_hyper_error(only).map(|bytes| (bytes, 0));
+            }
+        }
+        if self.replacing.is_some() {
+            return self.poll_replace(cx, total);
+        }
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
 }
 
 /// Aborts the guest task when dropped while still armed.

@@ -501,3 +501,108 @@ fn sigterm_lets_an_in_flight_request_finish() {
     let status = host.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// One request on a fresh connection, read to the end of its answer: the status code, the
+/// head (lower-cased) and the body as JSON.
+fn exchange(port: u16, request: &[u8]) -> (u16, String, serde_json::Value) {
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    conn.write_all(request).unwrap();
+    let mut reader = BufReader::new(conn);
+    let mut head = String::new();
+    let mut length = 0;
+    loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+        head.push_str(&line.to_ascii_lowercase());
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    let code = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // A Status always has a Content-Length; anything else (a chunked 200) reads as null.
+    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    (code, head, body)
+}
+
+/// A `Status` failure with `code` and `reason` whose message names `limit`.
+fn assert_status(answer: &(u16, String, serde_json::Value), code: u16, reason: &str, limit: &str) {
+    let (got, head, body) = answer;
+    assert_eq!(*got, code, "{head}{body}");
+    assert!(head.contains("content-type: application/json"), "{head}");
+    assert_eq!(body["kind"], "Status", "{body}");
+    assert_eq!(body["apiVersion"], "v1", "{body}");
+    assert_eq!(body["metadata"], serde_json::json!({}), "{body}");
+    assert_eq!(body["status"], "Failure", "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["reason"], reason, "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(message.contains(limit), "{message} names {limit}");
+}
+
+#[test]
+fn oversized_heads_uris_and_bodies_get_status_answers_naming_the_limit() {
+    let state = tempfile::tempdir().unwrap();
+    let host = start(command(state.path(), &["--dev-secret"]));
+    let port: u16 = host.base.rsplit(':').next().unwrap().parse().unwrap();
+    // The limits the runtime documents (host/src/status.rs, docs/API.md "Limits").
+    let (header_limit, uri_limit, body_limit) = ("32768 bytes", "65534 bytes", "8388608 bytes");
+
+    // A 64 KiB header, within what hyper reads: refused by the runtime's own check.
+    let big_header = format!(
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let answer = exchange(port, big_header.as_bytes());
+    assert_status(&answer, 431, "RequestHeaderFieldsTooLarge", header_limit);
+    // More fields than hyper takes: hyper refuses it, the runtime writes the Status.
+    let mut many = String::from("GET /healthz HTTP/1.1\r\nHost: t\r\n");
+    for i in 0..150 {
+        many.push_str(&format!("X-F{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    let answer = exchange(port, many.as_bytes());
+    assert_status(&answer, 431, "RequestHeaderFieldsTooLarge", header_limit);
+    // Just under the header cap is served.
+    let fits = format!(
+        "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(30 * 1024)
+    );
+    assert_eq!(exchange(port, fits.as_bytes()).0, 200);
+
+    // An 80 KiB URI: hyper refuses it, the runtime writes the Status.
+    let long_uri = format!(
+        "GET /healthz?x={} HTTP/1.1\r\nHost: t\r\n\r\n",
+        "a".repeat(80 * 1024)
+    );
+    let answer = exchange(port, long_uri.as_bytes());
+    assert_status(&answer, 414, "RequestURITooLong", uri_limit);
+    // Bad HTTP is a Status too.
+    let answer = exchange(port, b"GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n");
+    assert_status(&answer, 400, "BadRequest", "HTTP/1.1");
+
+    // A body over the default cap, which is the component's: the same 413 wording as the
+    // component's own (src/error.rs `ApiError::too_large`).
+    let big_body = format!(
+        "POST /ingest/v1/clusters/c1/events HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        host.token(),
+        8 * 1024 * 1024 + 1
+    );
+    let answer = exchange(port, big_body.as_bytes());
+    assert_status(&answer, 413, "RequestEntityTooLarge", body_limit);
+    assert_eq!(
+        answer.2["message"],
+        "request body is larger than the limit of 8388608 bytes"
+    );
+
+    // Still serving.
+    let mut fresh = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(raw_get(&mut fresh), 200);
+}

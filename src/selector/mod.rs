@@ -5,6 +5,13 @@
 pub mod field;
 pub mod label;
 
+/// Most requirements one selector may hold: per `labelSelector` or `fieldSelector` parameter,
+/// and for all of a request's parameters of that name together (`params.rs`). Each requirement
+/// is one more `AND` in the query; Kubernetes selectors rarely have more than a handful.
+pub const MAX_REQUIREMENTS: usize = 64;
+/// Most values in one `in (…)` or `notin (…)` set.
+pub const MAX_SET_VALUES: usize = 128;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operator {
     Equals,
@@ -26,7 +33,14 @@ pub struct Requirement {
 /// Splits a selector into requirements. Errors are the message for a 400.
 pub fn parse_requirements(input: &str) -> Result<Vec<Requirement>, String> {
     let mut out = Vec::new();
-    for term in split_terms(input)? {
+    let terms = split_terms(input)?;
+    if terms.len() > MAX_REQUIREMENTS {
+        return Err(format!(
+            "{} requirements, more than the limit of {MAX_REQUIREMENTS} per selector",
+            terms.len()
+        ));
+    }
+    for term in terms {
         let term = term.trim();
         if term.is_empty() {
             return Err(format!("empty requirement in {input:?}"));
@@ -102,6 +116,12 @@ fn parse_term(term: &str) -> Result<Requirement, String> {
                 if values.iter().all(String::is_empty) {
                     return Err(format!("{term:?}: the set of values must not be empty"));
                 }
+                if values.len() > MAX_SET_VALUES {
+                    return Err(format!(
+                        "{key:?} {word} (…): {} values, more than the limit of {MAX_SET_VALUES} per set",
+                        values.len()
+                    ));
+                }
                 return Ok(Requirement {
                     key: (*key).to_owned(),
                     operator,
@@ -165,5 +185,30 @@ mod tests {
         ] {
             assert!(parse_requirements(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn caps_requirements_and_set_values() {
+        let terms = |n: usize| vec!["a"; n].join(",");
+        assert_eq!(
+            parse_requirements(&terms(MAX_REQUIREMENTS)).unwrap().len(),
+            64
+        );
+        let err = parse_requirements(&terms(MAX_REQUIREMENTS + 1)).unwrap_err();
+        assert!(err.contains("limit of 64 per selector"), "{err}");
+        let set = |n: usize| format!("a in ({})", vec!["v"; n].join(","));
+        assert_eq!(
+            parse_requirements(&set(MAX_SET_VALUES)).unwrap()[0]
+                .values
+                .len(),
+            128
+        );
+        let err = parse_requirements(&set(MAX_SET_VALUES + 1)).unwrap_err();
+        assert!(err.contains("limit of 128 per set"), "{err}");
+        assert!(
+            parse_requirements(&format!("a notin ({})", vec!["v"; 129].join(",")))
+                .unwrap_err()
+                .contains("notin")
+        );
     }
 }
