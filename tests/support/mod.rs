@@ -56,83 +56,32 @@ impl Server {
 
     /// Like [`Server::start`], with extra environment for the host (`SPIN_VARIABLE_*`).
     pub fn start_with_env(env: &[(&str, &str)]) -> Self {
-        let host = binary("EDGEPEDIA_HOST_BIN", "target/native/edgepedia-host");
-        binary(
-            "EDGEPEDIA_WASM",
-            "target/wasm32-wasip2/release/edgepedia.wasm",
-        );
-        let state = tempfile::tempdir().unwrap();
-        let mut command = Command::new(host);
-        command
-            .arg("--manifest")
-            .arg(repo().join("spin.toml"))
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--state-dir")
-            .arg(state.path())
-            .arg("--tls-listen")
-            .arg("127.0.0.1:0")
-            .env("SPIN_VARIABLE_JWT_HS256_SECRET", SECRET)
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        // SAFETY: prctl is async-signal-safe; it only asks the kernel to stop the host if
-        // this test process dies without running destructors.
-        unsafe {
-            command.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
-                Ok(())
-            });
-        }
-        // The death signal follows the spawning *thread*, and test threads end early: spawn
-        // from a thread that lives as long as the test process.
-        let (sender, receiver) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = sender.send(command.spawn());
-            loop {
-                std::thread::park();
-            }
-        });
-        let mut child = receiver.recv().unwrap().expect("start edgepedia-host");
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut tls_base = String::new();
-        let base = loop {
-            let line = lines
-                .next()
-                .expect("edgepedia-host exited before listening")
-                .unwrap();
-            match line.strip_prefix("edgepedia-host listening on ") {
-                Some(url) if url.starts_with("https://") => tls_base = url.trim().to_owned(),
-                Some(url) => break url.trim().to_owned(),
-                None => {}
-            }
-        };
-        // Keep draining stdout so the host never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
-        Server {
-            child,
-            base,
-            tls_base,
-            state,
-        }
+        Self::launch(tempfile::tempdir().unwrap(), "127.0.0.1:0", env)
     }
 
-    /// Like [`Server::start`], with extra environment variables for the host (e.g.
-    /// `SPIN_VARIABLE_CLUSTER_STALE_AFTER_SECONDS`).
-    pub fn start_with_env(env: &[(&str, &str)]) -> Self {
+    /// Kills the host with SIGKILL (a crash) and starts a new one on the same state and the
+    /// same port, so clients pointed at it carry on.
+    pub fn crash_and_restart(mut self, env: &[(&str, &str)]) -> Self {
+        let listen = self.base.trim_start_matches("http://").to_owned();
+        let state = std::mem::replace(&mut self.state, tempfile::tempdir().unwrap());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        drop(self);
+        Self::launch(state, &listen, env)
+    }
+
+    fn launch(state: tempfile::TempDir, listen: &str, env: &[(&str, &str)]) -> Self {
         let host = binary("EDGEPEDIA_HOST_BIN", "target/native/edgepedia-host");
         binary(
             "EDGEPEDIA_WASM",
             "target/wasm32-wasip2/release/edgepedia.wasm",
         );
-        let state = tempfile::tempdir().unwrap();
         let mut command = Command::new(host);
         command
             .arg("--manifest")
             .arg(repo().join("spin.toml"))
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .arg("--state-dir")
             .arg(state.path())
             .arg("--tls-listen")
