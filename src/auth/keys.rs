@@ -10,7 +10,8 @@ use jwt_simple::prelude::*;
 
 /// What a configured key can verify.
 pub enum PublicKey {
-    Rs256(RS256PublicKey),
+    /// Boxed: an RSA key is several times the size of the others.
+    Rs256(Box<RS256PublicKey>),
     Es256(ES256PublicKey),
     Ed25519(Ed25519PublicKey),
 }
@@ -152,7 +153,7 @@ fn from_pem(block: &str) -> Result<VerifyingKey, String> {
         ));
     }
     let key = if let Ok(k) = RS256PublicKey::from_pem(block) {
-        PublicKey::Rs256(k)
+        PublicKey::Rs256(Box::new(k))
     } else if let Ok(k) = ES256PublicKey::from_pem(block) {
         PublicKey::Es256(k)
     } else if let Ok(k) = Ed25519PublicKey::from_pem(block) {
@@ -171,7 +172,7 @@ fn from_jwk(jwk: &serde_json::Value) -> Result<VerifyingKey, String> {
     let crv = jwk.get("crv").and_then(|v| v.as_str()).unwrap_or_default();
     let err = |e: jwt_simple::Error| e.to_string();
     let key = match (kty, crv) {
-        ("RSA", _) => PublicKey::Rs256(RS256PublicKey::from_jwk(&text).map_err(err)?),
+        ("RSA", _) => PublicKey::Rs256(Box::new(RS256PublicKey::from_jwk(&text).map_err(err)?)),
         ("EC", "P-256") => PublicKey::Es256(ES256PublicKey::from_jwk(&text).map_err(err)?),
         ("OKP", "Ed25519") => PublicKey::Ed25519(Ed25519PublicKey::from_jwk(&text).map_err(err)?),
         _ => return Err(format!("unsupported key type {kty:?} {crv:?}")),
