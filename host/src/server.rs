@@ -126,7 +126,17 @@ impl Server {
             .get(hyper::header::CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > self.max_body) {
+        if let Some(n) = declared.filter(|n| *n > self.max_body) {
+            // Read and drop what the client is already sending (bounded in bytes and time),
+            // so it reads our 413 rather than a connection reset mid-upload, as nginx's
+            // lingering close does.
+            if n <= DRAIN_LIMIT_BYTES {
+                let drain = async {
+                    let mut body = req.into_body();
+                    while let Some(Ok(_)) = body.frame().await {}
+                };
+                let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
+            }
             return too_large_response(self.max_body);
         }
         // A body without (or lying about) Content-Length is cut at the cap; the guest sees a
@@ -234,6 +244,10 @@ impl Server {
         }
     }
 }
+
+/// Larger refused uploads are not read at all: the connection is closed.
+const DRAIN_LIMIT_BYTES: usize = 64 * 1024 * 1024;
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn too_large_response(max_body: usize) -> hyper::Response<HyperOutgoingBody> {
     status_response(status::body_too_large(max_body))
