@@ -8,7 +8,7 @@ use crate::render::status::success_json;
 use crate::response::Response;
 use crate::route::{self, IngestRoute, Method, Route};
 use crate::store::Store;
-use crate::{clusters, collections, discovery, ingest, read};
+use crate::{changes, clusters, collections, discovery, ingest, read};
 use edgepedia_api::ingest::MAX_BODY_BYTES;
 
 /// A request as the engine needs it; the adapter fills it from the platform's request.
@@ -96,6 +96,10 @@ fn dispatch<'s>(
                 now,
             )?,
         )),
+        Route::Changes => Ok(Response::json(
+            200,
+            changes::handle(store, &principal, req.query)?,
+        )),
         Route::Ingest(r) => {
             let scope = ingest::WriteScope::of(&principal, r.cluster())?;
             let body = match req.body {
@@ -107,9 +111,8 @@ fn dispatch<'s>(
                     ))
                 }
             };
-            let response = ingest_route(store, &scope, &r, &body, now)?;
-            ingest::heartbeat::record_success(store, &r, now)?;
-            Ok(response)
+            let retention = ingest::Retention::from_variables(vars);
+            ingest_route(store, &scope, &r, &body, retention, now)
         }
     }
 }
@@ -119,6 +122,7 @@ fn ingest_route<'s>(
     scope: &ingest::WriteScope,
     r: &IngestRoute,
     body: &[u8],
+    retention: ingest::Retention,
     now: i64,
 ) -> ApiResult<Response<'s>> {
     let json = |status, value: &dyn erased::Json| Ok(Response::json(status, value.to_json()?));
@@ -130,9 +134,10 @@ fn ingest_route<'s>(
             200,
             &ingest::chunk(store, scope, cluster, session, body, now)?,
         ),
-        IngestRoute::Commit { cluster, session } => {
-            json(200, &ingest::commit(store, scope, cluster, session, now)?)
-        }
+        IngestRoute::Commit { cluster, session } => json(
+            200,
+            &ingest::commit(store, scope, cluster, session, retention, now)?,
+        ),
         IngestRoute::Abort { cluster, session } => {
             ingest::abort(store, scope, cluster, session, now)?;
             Ok(Response::json(
@@ -140,9 +145,10 @@ fn ingest_route<'s>(
                 success_json(&format!("snapshot session {session} aborted")),
             ))
         }
-        IngestRoute::Events { cluster } => {
-            json(200, &ingest::events(store, scope, cluster, body, now)?)
-        }
+        IngestRoute::Events { cluster } => json(
+            200,
+            &ingest::events(store, scope, cluster, body, retention, now)?,
+        ),
         IngestRoute::Heartbeat { cluster } => json(
             200,
             &ingest::heartbeat::heartbeat(store, cluster, body, now)?,

@@ -6,6 +6,7 @@
 //! trait the Spin adapter implements.
 
 pub mod auth;
+pub mod changes;
 pub mod clock;
 pub mod clusters;
 pub mod collections;

@@ -9,6 +9,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../migrations/0001_init.sql")),
     (2, include_str!("../migrations/0002_write_scopes.sql")),
     (3, include_str!("../migrations/0003_cluster_heartbeat.sql")),
+    (4, include_str!("../migrations/0004_change_feed.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -266,7 +266,7 @@ fn parse_group_resource(value: &str) -> ApiResult<(String, String)> {
 }
 
 /// Appends a parameter's values, refusing more than [`MAX_LIST_VALUES`] in all.
-fn extend_capped<T>(name: &str, list: &mut Vec<T>, values: Vec<T>) -> ApiResult<()> {
+pub(crate) fn extend_capped<T>(name: &str, list: &mut Vec<T>, values: Vec<T>) -> ApiResult<()> {
     let total = list.len() + values.len();
     if total > MAX_LIST_VALUES {
         return Err(ApiError::bad_request(format!(
@@ -277,7 +277,7 @@ fn extend_capped<T>(name: &str, list: &mut Vec<T>, values: Vec<T>) -> ApiResult<
     Ok(())
 }
 
-fn comma_list(value: &str) -> Vec<String> {
+pub(crate) fn comma_list(value: &str) -> Vec<String> {
     value
         .split(',')
         .map(str::trim)
@@ -286,7 +286,7 @@ fn comma_list(value: &str) -> Vec<String> {
         .collect()
 }
 
-fn parse_clusters(value: &str) -> ApiResult<Vec<ClusterName>> {
+pub(crate) fn parse_clusters(value: &str) -> ApiResult<Vec<ClusterName>> {
     comma_list(value)
         .iter()
         .map(|c| ClusterName::parse(c).map_err(|e| ApiError::bad_request(format!("clusters: {e}"))))
@@ -337,6 +337,11 @@ fn parse_order(value: &str) -> ApiResult<Vec<(Column, Direction)>> {
 
 /// RFC 3339, `YYYY-MM-DD`, unix seconds or unix milliseconds → `2024-01-02T03:04:05Z`.
 pub fn parse_time(name: &str, value: &str) -> ApiResult<String> {
+    Ok(crate::clock::rfc3339(parse_unix_time(name, value)?))
+}
+
+/// RFC 3339, `YYYY-MM-DD`, unix seconds or unix milliseconds → unix seconds.
+pub fn parse_unix_time(name: &str, value: &str) -> ApiResult<i64> {
     let invalid = || {
         ApiError::bad_request(format!(
             "{name}: {value:?} is not a time (RFC 3339, YYYY-MM-DD, unix seconds or milliseconds)"
@@ -358,7 +363,7 @@ pub fn parse_time(name: &str, value: &str) -> ApiResult<String> {
             .map_err(|_| invalid())?
             .with_timezone(&Utc)
     };
-    Ok(crate::clock::rfc3339(time.timestamp()))
+    Ok(time.timestamp())
 }
 
 /// `YYYY-MM-DD`, read by hand: chrono's strftime parser would grow the component.

@@ -105,6 +105,21 @@ impl Predicate {
         }
     }
 
+    /// Rows of any of several (group, resource) pairs, whatever their version.
+    pub fn group_resources(&mut self, pairs: &[(String, String)]) {
+        if pairs.is_empty() {
+            self.clauses.push("0".to_owned());
+            return;
+        }
+        let alternatives = vec!["(api_group = ? AND resource = ?)"; pairs.len()];
+        self.clauses
+            .push(format!("({})", alternatives.join(" OR ")));
+        for (group, resource) in pairs {
+            self.params
+                .extend([group.as_str().into(), resource.as_str().into()]);
+        }
+    }
+
     /// `name LIKE %s%` for each substring (all must match), with LIKE's wildcards escaped.
     pub fn name_contains(&mut self, column: Column, substrings: &[String]) {
         for s in substrings {

@@ -84,6 +84,8 @@ pub enum Route {
     Collections(Option<String>),
     /// `pediaclusters` list (`None`) or one cluster.
     PediaClusters(Option<ClusterName>),
+    /// The change feed (DESIGN §3.1).
+    Changes,
     Ingest(IngestRoute),
 }
 
@@ -162,6 +164,7 @@ fn parse_read(segs: &[&str]) -> ApiResult<Route> {
         ["apis", "clusterpedia.io", "v1beta1", "collectionresources", name] => {
             Ok(Route::Collections(Some((*name).to_owned())))
         }
+        ["apis", "clusterpedia.io", "v1beta1", "changes"] => Ok(Route::Changes),
         ["apis", "clusterpedia.io", "v1beta1", "resources", "clusters", cluster, rest @ ..] => {
             parse_resource(Some(cluster_name(cluster)?), rest)
         }

@@ -1,11 +1,10 @@
 //! Liveness of a cluster's agent (DESIGN §6, staleness): `POST clusters/{c}/heartbeat` from
 //! `sync-agent run` every ~30 s, and the times of the last committed snapshot and the last
-//! applied delta, kept in `cluster_sync` (migration 0003). `pediaclusters` turns them into the
+//! applied delta (recorded inside their own transactions), kept in `cluster_sync` (migration 0003). `pediaclusters` turns them into the
 //! `Ready` condition.
 
 use super::parse_body;
 use crate::error::ApiResult;
-use crate::route::IngestRoute;
 use crate::store::Store;
 use edgepedia_api::ClusterName;
 use serde::{Deserialize, Serialize};
@@ -57,23 +56,20 @@ pub fn heartbeat(
     })
 }
 
-/// After a successful ingest request: a commit is a snapshot, events are a delta.
-pub fn record_success(store: &dyn Store, route: &IngestRoute, now: i64) -> ApiResult<()> {
-    match route {
-        IngestRoute::Commit { cluster, .. } => touch(store, cluster, Activity::Snapshot, now),
-        IngestRoute::Events { cluster } => touch(store, cluster, Activity::Delta, now),
-        _ => Ok(()),
-    }
-}
-
+/// What kept the cluster alive: a committed snapshot, applied deltas, or a heartbeat.
 #[derive(Debug, Clone, Copy)]
-enum Activity {
+pub(super) enum Activity {
     Snapshot,
     Delta,
     Heartbeat,
 }
 
-fn touch(store: &dyn Store, cluster: &ClusterName, activity: Activity, now: i64) -> ApiResult<()> {
+pub(super) fn touch(
+    store: &dyn Store,
+    cluster: &ClusterName,
+    activity: Activity,
+    now: i64,
+) -> ApiResult<()> {
     // Column names come from code only.
     let column = match activity {
         Activity::Snapshot => "last_snapshot_at",
@@ -103,16 +99,9 @@ mod tests {
         let c = ClusterName::parse("c1").unwrap();
         heartbeat(&store, &c, br#"{"agentVersion":"1.2.3"}"#, 100).unwrap();
         heartbeat(&store, &c, b"", 110).unwrap();
-        record_success(&store, &IngestRoute::Events { cluster: c.clone() }, 120).unwrap();
-        record_success(
-            &store,
-            &IngestRoute::Commit {
-                cluster: c.clone(),
-                session: "s".into(),
-            },
-            130,
-        )
-        .unwrap();
+        touch(&store, &c, Activity::Delta, 120).unwrap();
+        touch(&store, &c, Activity::Snapshot, 130).unwrap();
+        touch(&store, &c, Activity::Snapshot, 125).unwrap();
         let rows = store
             .query(
                 "SELECT last_snapshot_at, last_delta_at, last_heartbeat_at FROM cluster_sync",

@@ -1,15 +1,18 @@
 //! The ingest API (DESIGN §6): snapshot sessions that atomically replace a cluster's objects
-//! of some types ([`session`]), and idempotent watch-event deltas ([`events`]). Every request
-//! is one transaction: a failed one leaves the previous data exactly as it was. Every write
-//! is checked against the caller's claims first ([`authz`]).
+//! of some types ([`session`]), and idempotent watch-event deltas ([`events`]), both
+//! recording what they changed in the change feed ([`change_log`]). Every request is one
+//! transaction: a failed one leaves the previous data, and the feed, exactly as they were.
+//! Every write is checked against the caller's claims first ([`authz`]).
 
 pub mod authz;
+pub mod change_log;
 pub mod events;
 pub mod heartbeat;
 pub mod object;
 pub mod session;
 
 pub use authz::WriteScope;
+pub use change_log::Retention;
 pub use events::events;
 pub use session::{abort, begin, chunk, commit};
 

@@ -3,6 +3,8 @@
 //! namespaces the session's writer may write, never beyond — or abort.
 
 use super::authz::{namespace_filter, WriteScope};
+use super::change_log::{self, Retention};
+use super::heartbeat::{touch, Activity};
 use super::object::{normalize, StoredObject};
 use super::{check_resource_type, count, parse_body, record_cluster, record_type};
 use crate::auth::NamePattern;
@@ -221,18 +223,21 @@ fn stage(tx: &dyn Store, session: &str, batch: &[StoredObject]) -> ApiResult<()>
 }
 
 /// Replaces, per type, the stored objects the session may replace (its namespaces, or the
-/// whole cluster × type) with the staged ones. Every staged object was checked against the
-/// same namespaces when its chunk came in.
+/// whole cluster × type) with the staged ones, as a diff: only rows that changed are written,
+/// and each change is recorded in the change feed. Every staged object was checked against
+/// the same namespaces when its chunk came in.
 pub fn commit(
     store: &dyn Store,
     scope: &WriteScope,
     cluster: &ClusterName,
     id: &str,
+    retention: Retention,
     now: i64,
 ) -> ApiResult<CommitResult> {
     transaction(store, |tx| {
         let session = load_session(tx, scope, cluster, id, now)?;
         let replaceable = namespace_filter(session.scope.namespaces());
+        let commit_mark = change_log::mark(tx)?;
         let mut replaced = Vec::new();
         for t in &session.types {
             // The rows this session may replace: cluster × type, within its namespaces.
@@ -246,20 +251,7 @@ pub fn commit(
                 "FROM objects WHERE cluster = ? AND api_group = ? AND resource = ? AND {}",
                 replaceable.where_sql()
             );
-            tx.execute(&format!("DELETE {rows}"), &params)?;
-            tx.execute(
-                "INSERT INTO objects (api_group, version, resource, kind, cluster, namespace, name, uid, owner_uid, \
-                 resource_version, created_at, synced_at, object) \
-                 SELECT api_group, version, resource, kind, ?, namespace, name, uid, owner_uid, resource_version, \
-                 created_at, ?, object FROM snapshot_objects WHERE session = ? AND api_group = ? AND resource = ?",
-                &[
-                    cluster.as_str().into(),
-                    now.into(),
-                    id.into(),
-                    t.group.as_str().into(),
-                    t.resource.as_str().into(),
-                ],
-            )?;
+            apply_diff(tx, cluster, id, t, &rows, &params, now)?;
             let total = record_type(tx, cluster, t, now)?;
             // A namespace-limited writer learns only the count of what it may see.
             let visible = match session.scope.namespaces() {
@@ -271,14 +263,101 @@ pub fn commit(
                 count: visible,
             });
         }
+        change_log::settle_tombstones_since(tx, cluster, commit_mark, now)?;
+        change_log::prune(tx, retention, now)?;
         tx.execute(
             "DELETE FROM snapshot_objects WHERE session = ?",
             &[id.into()],
         )?;
         tx.execute("DELETE FROM snapshot_sessions WHERE id = ?", &[id.into()])?;
         record_cluster(tx, cluster, session.agent_version.as_deref(), now)?;
+        touch(tx, cluster, Activity::Snapshot, now)?;
         Ok(CommitResult { replaced })
     })
+}
+
+/// One type of a commit, as set operations in SQL (no per-object round trips): the stored
+/// rows (`rows`, bound by `params`) that the session does not hold with the same uid are
+/// recorded DELETED and deleted; staged rows that are new, re-created or differ (by
+/// resourceVersion; by content where either has none) are recorded ADDED or MODIFIED and
+/// written. A resourceVersion changes with every change in Kubernetes, while the text of an
+/// unchanged object may not be byte-identical across pushes (key order of another client). An identical
+/// re-push writes and records nothing.
+fn apply_diff(
+    tx: &dyn Store,
+    cluster: &ClusterName,
+    session: &str,
+    t: &ResourceType,
+    rows: &str,
+    params: &[SqlValue],
+    now: i64,
+) -> ApiResult<()> {
+    let mark = change_log::mark(tx)?;
+    let mut deleted: Vec<SqlValue> = vec![now.into()];
+    deleted.extend_from_slice(params);
+    deleted.push(session.into());
+    tx.execute(
+        &format!(
+            "INSERT INTO changes (changed_at, type, api_group, version, resource, kind, cluster, namespace, name, \
+             uid, resource_version) \
+             SELECT ?, 'DELETED', api_group, version, resource, kind, cluster, namespace, name, uid, resource_version \
+             {rows} AND NOT EXISTS (SELECT 1 FROM snapshot_objects s WHERE s.session = ? \
+             AND s.api_group = objects.api_group AND s.resource = objects.resource \
+             AND s.namespace = objects.namespace AND s.name = objects.name AND s.uid = objects.uid) \
+             ORDER BY namespace, name"
+        ),
+        &deleted,
+    )?;
+    let this_type: [SqlValue; 4] = [
+        mark.into(),
+        cluster.as_str().into(),
+        t.group.as_str().into(),
+        t.resource.as_str().into(),
+    ];
+    tx.execute(
+        "DELETE FROM objects WHERE (api_group, resource, cluster, namespace, name) IN \
+         (SELECT api_group, resource, cluster, namespace, name FROM changes \
+          WHERE seq > ? AND type = 'DELETED' AND cluster = ? AND api_group = ? AND resource = ?)",
+        &this_type,
+    )?;
+    tx.execute(
+        "INSERT INTO changes (changed_at, type, api_group, version, resource, kind, cluster, namespace, name, \
+         uid, resource_version) \
+         SELECT ?, CASE WHEN o.uid IS NULL THEN 'ADDED' ELSE 'MODIFIED' END, s.api_group, s.version, \
+         s.resource, s.kind, ?, s.namespace, s.name, s.uid, s.resource_version \
+         FROM snapshot_objects s LEFT JOIN objects o ON o.api_group = s.api_group AND o.resource = s.resource \
+         AND o.cluster = ? AND o.namespace = s.namespace AND o.name = s.name \
+         WHERE s.session = ? AND s.api_group = ? AND s.resource = ? \
+         AND (o.uid IS NULL OR CASE WHEN o.resource_version IS NULL OR s.resource_version IS NULL \
+         THEN o.object <> s.object ELSE o.resource_version <> s.resource_version END) \
+         ORDER BY s.namespace, s.name",
+        &[
+            now.into(),
+            cluster.as_str().into(),
+            cluster.as_str().into(),
+            session.into(),
+            t.group.as_str().into(),
+            t.resource.as_str().into(),
+        ],
+    )?;
+    let mut written: Vec<SqlValue> = vec![
+        cluster.as_str().into(),
+        now.into(),
+        session.into(),
+        t.group.as_str().into(),
+        t.resource.as_str().into(),
+    ];
+    written.extend(this_type);
+    tx.execute(
+        "INSERT OR REPLACE INTO objects (api_group, version, resource, kind, cluster, namespace, name, uid, \
+         owner_uid, resource_version, created_at, synced_at, object) \
+         SELECT api_group, version, resource, kind, ?, namespace, name, uid, owner_uid, resource_version, \
+         created_at, ?, object FROM snapshot_objects WHERE session = ? AND api_group = ? AND resource = ? \
+         AND (namespace, name) IN (SELECT namespace, name FROM changes \
+          WHERE seq > ? AND type <> 'DELETED' AND cluster = ? AND api_group = ? AND resource = ?)",
+        &written,
+    )?;
+    Ok(())
 }
 
 pub fn abort(
