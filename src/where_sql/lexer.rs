@@ -1,5 +1,5 @@
-//! whereSQL text → tokens, by SQLite's lexical rules (as sqlparser's SQLite dialect read them
-//! before this lexer replaced it, so the same texts split the same way). The whole text is
+//! whereSQL text → tokens, by SQLite's lexical rules as the general SQL parser used before this
+//! one applied them (docs/DECISIONS.md), so the same texts split the same way. The whole text is
 //! lexed before anything is parsed, so comments and `;` are found as tokens: `'--'` inside a
 //! string is text, `--` outside one is a comment. Nothing here decides what is allowed beyond
 //! the shape of a token; unknown characters become [`Token::Other`] for the parser to refuse.
@@ -211,7 +211,7 @@ impl Lexer {
     }
 
     /// The rest of `X'…'`, where `\` escapes the next character (so where it ends is read as
-    /// sqlparser read it).
+    /// before).
     fn blob_body(&mut self) -> ApiResult<String> {
         let mut text = String::new();
         loop {
@@ -242,7 +242,7 @@ impl Lexer {
 
     /// Digits with `_` between them, then `.` and digits, then `e`/`E`, a sign and digits (only
     /// when a digit follows). `0x…` is a blob. What follows is the next token: `1AND` is
-    /// `1 AND`, as sqlparser read it (SQLite itself would refuse it).
+    /// `1 AND`, as before (SQLite itself would refuse it).
     fn number(&mut self) -> Token {
         let digits = |lexer: &mut Lexer, text: &mut String| {
             while let Some(c) = lexer.peek() {
@@ -282,7 +282,7 @@ impl Lexer {
                 text.push_str(&exponent);
             }
         }
-        // sqlparser read a trailing `L` (a Hive "long") as part of the number. It stays in the
+        // A trailing `L` (a Hive "long") was read as part of the number before. It stays in the
         // token, so `1L` is refused as a number and `1LIKE` is not read as `1 LIKE`.
         if self.peek() == Some('L') {
             self.pos += 1;

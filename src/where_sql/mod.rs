@@ -25,8 +25,8 @@
 //!   `[N]` segments. The path is bound as a parameter too.
 //! - Comments and `;` are found in the token stream (so `'--'` inside a string is fine) and
 //!   refused before parsing; anything after the one expression is refused.
-//! - Lexing follows SQLite's rules as sqlparser's SQLite dialect (used before this parser)
-//!   applied them, so the same texts are accepted: from U+0080 on every character is an
+//! - Lexing follows SQLite's rules as the general SQL parser used before this one applied them
+//!   (docs/DECISIONS.md), so the same texts are accepted: from U+0080 on every character is an
 //!   identifier character (look-alike `;` or invisible characters make an unknown name), and a
 //!   number ends where its digits do (`1AND` is `1 AND`).
 //! - Limits: 4096 bytes, nesting 64 (parentheses, NOTs and IN lists, counted by the parser, so
@@ -36,8 +36,6 @@
 //!   either.
 
 mod lexer;
-#[cfg(test)]
-mod oracle;
 mod parser;
 
 use crate::error::{ApiError, ApiResult};

@@ -239,7 +239,7 @@ impl Parser<'_> {
         } else if self.peek_keyword("NOTNULL")
             || (self.peek_keyword("NOT") && self.next_is(&["NULL"]))
         {
-            // SQLite's `a NOTNULL` and `a NOT NULL`, which sqlparser accepted too.
+            // SQLite's `a NOTNULL` and `a NOT NULL`, accepted before too.
             self.pos += if self.peek_keyword("NOT") { 2 } else { 1 };
             Cond::IsNull {
                 expr: value(left)?,
@@ -654,7 +654,7 @@ mod tests {
                 "name LIKE 'a!%' ESCAPE '!' OR kind = 'c'",
                 "((name LIKE ? ESCAPE ?) OR (kind = ?))",
             ),
-            // SQLite's postfix NOT NULL / NOTNULL (sqlparser accepted them).
+            // SQLite's postfix NOT NULL / NOTNULL (accepted before too).
             ("name NOTNULL", "(name IS NOT NULL)"),
             (
                 "name NOT NULL AND kind IS NOT NULL",
