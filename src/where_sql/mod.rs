@@ -18,7 +18,8 @@
 //!   Column names are ASCII-case-insensitive; `object` is only usable inside `json_extract`.
 //! - No arithmetic, concatenation, bitwise or JSON (`->`, `->>`) operators; only a `-` directly
 //!   on a number literal. TRUE/FALSE bind as 1/0; numbers are integers when they fit `i64`,
-//!   else finite reals (`1e999` is refused); blobs (`X'41'`, `0x41`) and placeholders too.
+//!   else finite reals; `1e999`, `1_000`, `1L`, blobs (`X'41'`, `0x41`) and placeholders
+//!   (`?`, `:name`) are refused.
 //! - `ESCAPE` takes one character in single quotes (SQLite fails the query otherwise).
 //! - JSON paths: `$` alone (the whole object, which the caller may read anyway), then `.key`
 //!   (`[A-Za-z0-9_-]+`), `."quoted key"` (adds `.` and `/`, for label and annotation keys) and
