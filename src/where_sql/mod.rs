@@ -1,40 +1,47 @@
-//! Clusterpedia's `whereSQL`, made safe: the text is parsed with a real SQL parser
-//! (`sqlparser`, SQLite dialect) as one expression, converted into our own small AST that can
-//! only express the allowlist of DESIGN §3, and rendered back with every literal bound as a
-//! parameter. The result is ANDed with the caller's authorization predicate by the planner.
+//! Clusterpedia's `whereSQL`, made safe: the text is read by a small hand-written lexer and
+//! recursive-descent parser that know only the allowlist of DESIGN §3, straight into our own
+//! AST ([`Cond`]), and rendered back with every literal bound as a parameter. The result is
+//! ANDed with the caller's authorization predicate by the planner. Only allowlisted column
+//! names and fixed operator text come from code; nothing from the input is spliced into SQL.
 //!
 //! Allowed: the columns cluster, namespace, name, group, version, resource, kind, uid,
 //! owner_uid, created_at, resource_version; `json_extract(object, '$.path')`; `=`, `==`, `!=`,
 //! `<>`, `<`, `<=`, `>`, `>=`, `[NOT] IN (values…)`, `[NOT] LIKE` (with `ESCAPE`),
-//! `[NOT] BETWEEN`, `IS [NOT] NULL`, `AND`, `OR`, `NOT`, parentheses; string, number, NULL and
-//! boolean literals. Everything else is a 400 naming what was refused.
+//! `[NOT] BETWEEN`, `IS [NOT] NULL` (also SQLite's `NOTNULL` and `NOT NULL`), `AND`, `OR`,
+//! `NOT`, parentheses; string, number, NULL and boolean literals. SQL precedence: a comparison
+//! binds tighter than `NOT`, `NOT` than `AND`, `AND` than `OR`. Everything else is a 400 naming
+//! what was refused.
 //!
 //! Decisions:
 //! - `group` works bare (`group = 'apps'`), quoted (`"group"`, `` `group` ``, `[group]`) or as
 //!   `objects.group`; it is the stored column `api_group`. `objects.` is the only qualifier.
 //!   Column names are ASCII-case-insensitive; `object` is only usable inside `json_extract`.
 //! - No arithmetic, concatenation, bitwise or JSON (`->`, `->>`) operators; only a `-` directly
-//!   on a number literal. TRUE/FALSE bind as 1/0; non-finite numbers (`1e999`) are refused.
+//!   on a number literal. TRUE/FALSE bind as 1/0; numbers are integers when they fit `i64`,
+//!   else finite reals; `1e999`, `1_000`, `1L`, blobs (`X'41'`, `0x41`) and placeholders
+//!   (`?`, `:name`) are refused.
 //! - `ESCAPE` takes one character in single quotes (SQLite fails the query otherwise).
 //! - JSON paths: `$` alone (the whole object, which the caller may read anyway), then `.key`
 //!   (`[A-Za-z0-9_-]+`), `."quoted key"` (adds `.` and `/`, for label and annotation keys) and
 //!   `[N]` segments. The path is bound as a parameter too.
 //! - Comments and `;` are found in the token stream (so `'--'` inside a string is fine) and
 //!   refused before parsing; anything after the one expression is refused.
-//! - Limits: 4096 bytes, nesting 64 (sqlparser's own recursion limit of 50 usually trips
-//!   first), 1000 items per IN list. A chain of one operator (`a OR b OR …`) is one flat node,
-//!   so long chains are not held to the nesting limit; it is rendered as balanced groups, so
-//!   SQLite's expression depth limit (1000) is never reached either.
+//! - Lexing follows SQLite's rules as the general SQL parser used before this one applied them
+//!   (docs/DECISIONS.md), so the same texts are accepted: from U+0080 on every character is an
+//!   identifier character (look-alike `;` or invisible characters make an unknown name), and a
+//!   number ends where its digits do (`1AND` is `1 AND`).
+//! - Limits: 4096 bytes, nesting 64 (parentheses, NOTs and IN lists, counted by the parser, so
+//!   it never recurses deeper), 1000 items per IN list. A chain of one operator
+//!   (`a OR b OR …`) is one flat node, so long chains are not held to the nesting limit; it is
+//!   rendered as balanced groups, so SQLite's expression depth limit (1000) is never reached
+//!   either.
+
+mod lexer;
+mod parser;
 
 use crate::error::{ApiError, ApiResult};
 use crate::store::SqlValue;
-use sqlparser::ast::{
-    BinaryOperator, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, InTarget,
-    ObjectNamePart, UnaryOperator, Value,
-};
-use sqlparser::dialect::SQLiteDialect;
-use sqlparser::parser::Parser;
-use sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+use lexer::Token;
 
 pub const MAX_LEN: usize = 4096;
 const MAX_DEPTH: usize = 64;
@@ -107,261 +114,23 @@ impl WhereSql {
         if input.len() > MAX_LEN {
             return Err(refuse(format!("longer than {MAX_LEN} bytes")));
         }
-        let dialect = SQLiteDialect {};
-        let tokens = Tokenizer::new(&dialect, input)
-            .tokenize()
-            .map_err(|e| refuse(format!("cannot parse: {e}")))?;
+        let tokens = lexer::lex(input)?;
         for token in &tokens {
             match token {
-                Token::Whitespace(
-                    Whitespace::SingleLineComment { .. } | Whitespace::MultiLineComment(_),
-                ) => return Err(refuse("comments are not allowed")),
-                Token::SemiColon => {
+                Token::Comment => return Err(refuse("comments are not allowed")),
+                Token::Punct(";") => {
                     return Err(refuse("only one expression is allowed (found ';')"))
                 }
                 _ => {}
             }
         }
-        let mut parser = Parser::new(&dialect).with_tokens(tokens);
-        let expr = parser
-            .parse_expr()
-            .map_err(|e| refuse(format!("cannot parse: {e}")))?;
-        let next = parser.peek_token();
-        if next.token != Token::EOF {
-            return Err(refuse(format!(
-                "unexpected {} after the expression: only one condition is allowed (no UNION, ORDER BY, LIMIT, …)",
-                next.token
-            )));
-        }
-        Ok(Self(condition(&expr, 0)?))
+        parser::parse(&tokens).map(Self)
     }
 
     /// SQL over the `objects` columns, parenthesized, with `?` for every literal (pushed onto
     /// `params` in order).
     pub fn to_sql(&self, params: &mut Vec<SqlValue>) -> String {
         render(&self.0, params)
-    }
-}
-
-fn condition(expr: &Expr, depth: usize) -> ApiResult<Cond> {
-    if depth > MAX_DEPTH {
-        return Err(refuse(format!("nested deeper than {MAX_DEPTH} levels")));
-    }
-    let next = depth + 1;
-    Ok(match expr {
-        Expr::Nested(inner) => condition(inner, next)?,
-        Expr::BinaryOp {
-            op: op @ (BinaryOperator::And | BinaryOperator::Or),
-            ..
-        } => {
-            let parts = chain(expr, op)
-                .into_iter()
-                .map(|e| condition(e, next))
-                .collect::<ApiResult<Vec<_>>>()?;
-            if *op == BinaryOperator::And {
-                Cond::And(parts)
-            } else {
-                Cond::Or(parts)
-            }
-        }
-        Expr::BinaryOp { left, op, right } => match op {
-            BinaryOperator::Eq => Cond::Compare(operand(left, next)?, "=", operand(right, next)?),
-            BinaryOperator::NotEq => {
-                Cond::Compare(operand(left, next)?, "!=", operand(right, next)?)
-            }
-            BinaryOperator::Lt => Cond::Compare(operand(left, next)?, "<", operand(right, next)?),
-            BinaryOperator::LtEq => {
-                Cond::Compare(operand(left, next)?, "<=", operand(right, next)?)
-            }
-            BinaryOperator::Gt => Cond::Compare(operand(left, next)?, ">", operand(right, next)?),
-            BinaryOperator::GtEq => {
-                Cond::Compare(operand(left, next)?, ">=", operand(right, next)?)
-            }
-            other => return Err(refuse(format!("{} is not allowed", operator_name(other)))),
-        },
-        Expr::UnaryOp {
-            op: UnaryOperator::Not,
-            expr,
-        } => Cond::Not(Box::new(condition(expr, next)?)),
-        Expr::IsNull(e) => Cond::IsNull {
-            expr: operand(e, next)?,
-            negated: false,
-        },
-        Expr::IsNotNull(e) => Cond::IsNull {
-            expr: operand(e, next)?,
-            negated: true,
-        },
-        Expr::In {
-            expr,
-            target,
-            negated,
-            ..
-        } => match target {
-            InTarget::List(items) => {
-                if items.len() > MAX_IN_ITEMS {
-                    return Err(refuse(format!(
-                        "IN lists are limited to {MAX_IN_ITEMS} items"
-                    )));
-                }
-                Cond::In {
-                    expr: operand(expr, next)?,
-                    list: items
-                        .iter()
-                        .map(|i| operand(i, next))
-                        .collect::<ApiResult<_>>()?,
-                    negated: *negated,
-                }
-            }
-            InTarget::Subquery(_) => return Err(refuse("subqueries are not allowed")),
-            _ => return Err(refuse("only IN (value, …) lists are allowed")),
-        },
-        Expr::Between {
-            expr,
-            negated,
-            low,
-            high,
-        } => Cond::Between {
-            expr: operand(expr, next)?,
-            low: operand(low, next)?,
-            high: operand(high, next)?,
-            negated: *negated,
-        },
-        Expr::Like {
-            negated,
-            any: false,
-            expr,
-            pattern,
-            escape_char,
-        } => Cond::Like {
-            expr: operand(expr, next)?,
-            pattern: operand(pattern, next)?,
-            escape: escape_char.as_deref().map(escape).transpose()?,
-            negated: *negated,
-        },
-        Expr::Subquery(_) | Expr::Exists { .. } => {
-            return Err(refuse("subqueries are not allowed"))
-        }
-        other => {
-            return Err(refuse(format!(
-                "{} is not allowed here; expected a condition",
-                describe(other)
-            )))
-        }
-    })
-}
-
-/// The operands of a chain of one operator (`a OR b OR c`), left to right. sqlparser builds
-/// such chains left-deep without recursing, so they are walked iteratively here too.
-fn chain<'a>(expr: &'a Expr, op: &BinaryOperator) -> Vec<&'a Expr> {
-    let mut rights = Vec::new();
-    let mut left = expr;
-    while let Expr::BinaryOp {
-        left: l,
-        op: o,
-        right,
-    } = left
-    {
-        if o != op {
-            break;
-        }
-        rights.push(right.as_ref());
-        left = l;
-    }
-    rights.push(left);
-    rights.reverse();
-    rights
-}
-
-fn operand(expr: &Expr, depth: usize) -> ApiResult<Operand> {
-    if depth > MAX_DEPTH {
-        return Err(refuse(format!("nested deeper than {MAX_DEPTH} levels")));
-    }
-    Ok(match expr {
-        Expr::Nested(inner) => operand(inner, depth + 1)?,
-        Expr::Identifier(ident) => column(&ident.value)?,
-        Expr::CompoundIdentifier(parts) => match parts.as_slice() {
-            [table, col] if table.value.eq_ignore_ascii_case("objects") => column(&col.value)?,
-            _ => return Err(refuse(
-                "qualified names are not allowed: only the columns of this resource can be used",
-            )),
-        },
-        Expr::Value(v) => Operand::Literal(literal(&v.value)?),
-        Expr::UnaryOp {
-            op: UnaryOperator::Minus,
-            expr,
-        } => match expr.as_ref() {
-            Expr::Value(v) => match literal(&v.value)? {
-                SqlValue::Integer(i) => Operand::Literal(SqlValue::Integer(-i)),
-                SqlValue::Real(f) => Operand::Literal(SqlValue::Real(-f)),
-                _ => return Err(refuse("'-' applies to numbers only")),
-            },
-            _ => return Err(refuse("arithmetic is not allowed")),
-        },
-        Expr::Function(f) => {
-            let name = match f.name.0.as_slice() {
-                [ObjectNamePart::Identifier(ident)] => ident.value.to_ascii_lowercase(),
-                _ => return Err(refuse("qualified function names are not allowed")),
-            };
-            if name != "json_extract" {
-                return Err(refuse(format!(
-                    "function {name}() is not allowed; only json_extract(object, '$.path')"
-                )));
-            }
-            let args = match &f.args {
-                FunctionArguments::List(list)
-                    if list.duplicate_treatment.is_none() && list.clauses.is_empty() =>
-                {
-                    &list.args
-                }
-                FunctionArguments::Subquery(_) => return Err(refuse("subqueries are not allowed")),
-                _ => return Err(refuse("json_extract takes exactly (object, '$.path')")),
-            };
-            if f.filter.is_some()
-                || f.over.is_some()
-                || !f.within_group.is_empty()
-                || !matches!(f.parameters, FunctionArguments::None)
-            {
-                return Err(refuse("json_extract takes exactly (object, '$.path')"));
-            }
-            match args.as_slice() {
-                [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Identifier(obj))), FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(path)))]
-                    if obj.value.eq_ignore_ascii_case("object") =>
-                {
-                    match &path.value {
-                        Value::SingleQuotedString(p) if is_json_path(p) => Operand::Json(p.clone()),
-                        _ => return Err(refuse("the json_extract path must be a literal like '$.status.phase' or '$.metadata.labels.\"app\"'")),
-                    }
-                }
-                _ => return Err(refuse("json_extract takes exactly (object, '$.path')")),
-            }
-        }
-        Expr::Subquery(_) | Expr::Exists { .. } => {
-            return Err(refuse("subqueries are not allowed"))
-        }
-        Expr::BinaryOp { op, .. } => {
-            return Err(refuse(format!(
-                "{} is not allowed in a value",
-                operator_name(op)
-            )))
-        }
-        other => return Err(refuse(format!("{} is not allowed", describe(other)))),
-    })
-}
-
-/// `ESCAPE` takes one character, as a string literal (SQLite fails the query otherwise).
-fn escape(expr: &Expr) -> ApiResult<Operand> {
-    match expr {
-        Expr::Value(v) => match &v.value {
-            Value::SingleQuotedString(s) if s.chars().count() == 1 => {
-                Ok(Operand::Literal(SqlValue::Text(s.clone())))
-            }
-            _ => Err(refuse(
-                "ESCAPE takes a single character in quotes, like ESCAPE '!'",
-            )),
-        },
-        _ => Err(refuse(
-            "ESCAPE takes a single character in quotes, like ESCAPE '!'",
-        )),
     }
 }
 
@@ -382,37 +151,6 @@ fn column(name: &str) -> ApiResult<Operand> {
                 allowed.join(", ")
             ))
         })
-}
-
-fn literal(value: &Value) -> ApiResult<SqlValue> {
-    Ok(match value {
-        Value::SingleQuotedString(s) => SqlValue::Text(s.clone()),
-        Value::Number(n, _) => match n.parse::<i64>() {
-            Ok(i) => SqlValue::Integer(i),
-            Err(_) => match n.parse::<f64>() {
-                Ok(f) if f.is_finite() => SqlValue::Real(f),
-                Ok(_) => {
-                    return Err(refuse(format!(
-                        "the number {n} is out of range (not a finite number)"
-                    )))
-                }
-                Err(_) => return Err(refuse(format!("cannot read the number {n}"))),
-            },
-        },
-        Value::Null => SqlValue::Null,
-        Value::Boolean(b) => SqlValue::Integer(i64::from(*b)),
-        Value::Placeholder(p) => return Err(refuse(format!("placeholders ({p}) are not allowed"))),
-        Value::DoubleQuotedString(s) => {
-            return Err(refuse(format!(
-                "unknown column {s:?}; write text in single quotes"
-            )))
-        }
-        _ => {
-            return Err(refuse(
-                "this kind of literal is not allowed; use 'text', numbers, NULL, TRUE or FALSE",
-            ))
-        }
-    })
 }
 
 /// `$`, then `.key`, `."quoted key"` or `[index]` segments.
@@ -446,58 +184,6 @@ fn is_json_path(path: &str) -> bool {
         }
     }
     true
-}
-
-/// A readable name for a refused construct. Kept to a fixed vocabulary: formatting the
-/// parsed AST back to SQL would pull sqlparser's whole printer into the component.
-fn describe(expr: &Expr) -> &'static str {
-    match expr {
-        Expr::Case { .. } => "CASE",
-        Expr::Cast { .. } => "CAST",
-        Expr::Collate { .. } => "COLLATE",
-        Expr::Function(_) => "a function call",
-        Expr::Identifier(_) | Expr::CompoundIdentifier(_) => "a bare column",
-        Expr::Value(_) => "a bare value",
-        Expr::Like { any: true, .. } | Expr::ILike { .. } => "ILIKE / LIKE ANY",
-        Expr::RLike { .. } => "REGEXP",
-        Expr::SimilarTo { .. } => "SIMILAR TO",
-        Expr::UnaryOp { .. } => "this unary operator",
-        Expr::Tuple(_) => "a tuple",
-        _ => "this kind of expression",
-    }
-}
-
-/// "operator X" for messages, spelled out for the operators users are likely to try.
-fn operator_name(op: &BinaryOperator) -> String {
-    let name = match op {
-        BinaryOperator::StringConcat => "||",
-        BinaryOperator::Plus => "+",
-        BinaryOperator::Minus => "-",
-        BinaryOperator::Multiply => "*",
-        BinaryOperator::Divide => "/",
-        BinaryOperator::Modulo => "%",
-        BinaryOperator::BitwiseOr => "|",
-        BinaryOperator::BitwiseAnd => "&",
-        BinaryOperator::BitwiseXor => "^",
-        BinaryOperator::Regexp => "REGEXP",
-        BinaryOperator::Match => "MATCH",
-        BinaryOperator::Glob => "GLOB",
-        BinaryOperator::Eq => "=",
-        BinaryOperator::NotEq => "!=",
-        BinaryOperator::Lt => "<",
-        BinaryOperator::LtEq => "<=",
-        BinaryOperator::Gt => ">",
-        BinaryOperator::GtEq => ">=",
-        BinaryOperator::And => "AND",
-        BinaryOperator::Or => "OR",
-        BinaryOperator::Xor => "XOR",
-        BinaryOperator::Arrow => "->",
-        BinaryOperator::LongArrow => "->>",
-        BinaryOperator::PGBitwiseShiftLeft => "<<",
-        BinaryOperator::PGBitwiseShiftRight => ">>",
-        _ => return "this operator".to_owned(),
-    };
-    format!("operator {name}")
 }
 
 fn render_operand(o: &Operand, params: &mut Vec<SqlValue>) -> String {
