@@ -10,8 +10,9 @@ mod support;
 use fake_apiserver::FakeApiServer;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 use support::{admin_token, agent_bin, fixture, Server};
 
 const CLUSTER: &str = "live";
@@ -389,5 +390,281 @@ fn a_stopped_agent_turns_the_cluster_stale() {
         }
         assert!(Instant::now() < deadline, "still ready: {r}");
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Starts the agent with `--metrics-listen 127.0.0.1:0` (JSON logs) and returns it with the
+/// metrics base URL, read from its start-up log line; the rest of its log is passed on.
+fn start_agent_with_metrics(edge: &Server, api: &FakeApiServer) -> (Agent, String) {
+    let mut child = agent_command(
+        edge,
+        api,
+        &["--metrics-listen", "127.0.0.1:0", "--log-format", "json"],
+    )
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("start sync-agent run");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let agent = Agent(child);
+    let address = loop {
+        let line = lines
+            .next()
+            .expect("the agent exited before serving metrics")
+            .unwrap();
+        eprintln!("{line}");
+        let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+        let serving = v["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("serving metrics"));
+        if let (true, Some(a)) = (serving, v["fields"]["address"].as_str()) {
+            break a.to_owned();
+        }
+    };
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            eprintln!("{line}");
+        }
+    });
+    (agent, format!("http://{address}"))
+}
+
+/// (metric name, labels) → value, from a Prometheus text exposition.
+type Samples = BTreeMap<(String, BTreeMap<String, String>), f64>;
+
+fn parse_samples(text: &str) -> Samples {
+    let mut out = Samples::new();
+    for line in text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
+        let (series, value) = line.rsplit_once(' ').expect("a sample line");
+        let value: f64 = value.parse().unwrap_or_else(|e| panic!("{line}: {e}"));
+        let (name, labels) = match series.split_once('{') {
+            None => (series.to_owned(), BTreeMap::new()),
+            Some((name, rest)) => {
+                let mut labels = BTreeMap::new();
+                let mut chars = rest.strip_suffix('}').expect("closing brace").chars();
+                loop {
+                    let key: String = chars.by_ref().take_while(|c| *c != '=').collect();
+                    if key.is_empty() {
+                        break;
+                    }
+                    assert_eq!(chars.next(), Some('"'), "{line}");
+                    let mut val = String::new();
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '"' => break,
+                            '\\' => match chars.next() {
+                                Some('n') => val.push('\n'),
+                                Some(other) => val.push(other),
+                                None => panic!("{line}"),
+                            },
+                            c => val.push(c),
+                        }
+                    }
+                    labels.insert(key.trim_start_matches(',').to_owned(), val);
+                }
+                (name.to_owned(), labels)
+            }
+        };
+        out.insert((name, labels), value);
+    }
+    out
+}
+
+/// GET on the metrics endpoint: status, Content-Type, body.
+fn metrics_get(base: &str, path: &str, method: &str) -> (u16, String, String) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!("{base}{path}");
+    let response = match method {
+        "GET" => agent.get(&url).call(),
+        _ => agent.post(&url).send(b"x"),
+    }
+    .unwrap_or_else(|e| panic!("{method} {url}: {e}"));
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    (
+        status,
+        content_type,
+        response.into_body().read_to_string().unwrap(),
+    )
+}
+
+fn scrape(base: &str) -> Samples {
+    let (status, content_type, text) = metrics_get(base, "/metrics", "GET");
+    assert_eq!(status, 200, "{text}");
+    assert!(
+        content_type.starts_with("text/plain; version=0.0.4"),
+        "{content_type}"
+    );
+    parse_samples(&text)
+}
+
+/// `name{resource=…}` → value, for every series of the metric.
+fn by_label(samples: &Samples, name: &str, label: &str) -> BTreeMap<String, f64> {
+    samples
+        .iter()
+        .filter(|((n, _), _)| n == name)
+        .map(|((_, labels), v)| (labels[label].clone(), *v))
+        .collect()
+}
+
+fn one(samples: &Samples, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let labels: BTreeMap<String, String> = labels
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    samples.get(&(name.to_owned(), labels)).copied()
+}
+
+/// Polls the metrics until `ok` holds, or the deadline passes (the caller then asserts).
+fn scrape_until(base: &str, within: Duration, ok: impl Fn(&Samples) -> bool) -> Samples {
+    let deadline = Instant::now() + within;
+    loop {
+        let samples = scrape(base);
+        if ok(&samples) || Instant::now() > deadline {
+            return samples;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// `--metrics-listen`: scraped over HTTP, the counters tell what was pushed. Per type, the
+/// objects snapshotted equal the fixture's count of that type; one commit and one chunk per
+/// type; after a watch add and delete, exactly those events are counted, with their lag and
+/// push time. Anything but GET /metrics is 404.
+#[test]
+fn metrics_count_what_was_pushed() {
+    let started = unix_now();
+    let edge = Server::start();
+    let api = FakeApiServer::start(&staging());
+    let (_agent, metrics) = start_agent_with_metrics(&edge, &api);
+    wait_equal(
+        &edge,
+        &expected(&api.objects()),
+        Duration::from_secs(30),
+        "initial sync",
+    );
+    // The truth: the fixture's objects per `group/version/resource`, and 0 for each other
+    // type the fake API server serves (the built-in catalog's).
+    let mut want: BTreeMap<String, f64> = BTreeMap::new();
+    for t in edgepedia_api::catalog::BUILTIN {
+        let label = if t.group.is_empty() {
+            format!("{}/{}", t.version, t.resource)
+        } else {
+            format!("{}/{}/{}", t.group, t.version, t.resource)
+        };
+        want.insert(label, 0.0);
+    }
+    for o in fixture::objects("staging") {
+        let label = format!(
+            "{}/{}",
+            o["apiVersion"].as_str().unwrap(),
+            fixture::plural(o["kind"].as_str().unwrap())
+        );
+        *want.get_mut(&label).expect("a seed type") += 1.0;
+    }
+    let snapshotted = "edgepedia_agent_objects_snapshotted_total";
+    let samples = scrape_until(&metrics, Duration::from_secs(10), |s| {
+        by_label(s, snapshotted, "resource") == want
+    });
+    assert_eq!(by_label(&samples, snapshotted, "resource"), want);
+    // One commit per type; one chunk per type with objects (each far below 4 MiB).
+    let count = "edgepedia_agent_push_duration_seconds_count";
+    let types = want.len() as f64;
+    let nonempty = want.values().filter(|n| **n > 0.0).count() as f64;
+    assert_eq!(one(&samples, count, &[("kind", "commit")]), Some(types));
+    assert_eq!(
+        one(&samples, count, &[("kind", "snapshot_chunk")]),
+        Some(nonempty)
+    );
+    assert!(one(&samples, count, &[("kind", "heartbeat")]).unwrap_or(0.0) >= 1.0);
+    assert_eq!(
+        one(
+            &samples,
+            "edgepedia_agent_info",
+            &[("version", env!("CARGO_PKG_VERSION")), ("cluster", CLUSTER)]
+        ),
+        Some(1.0)
+    );
+    let last_push = by_label(
+        &samples,
+        "edgepedia_agent_last_push_timestamp_seconds",
+        "resource",
+    );
+    assert_eq!(
+        last_push.keys().collect::<Vec<_>>(),
+        want.keys().collect::<Vec<_>>()
+    );
+    assert!(
+        last_push
+            .values()
+            .all(|t| *t >= started && *t <= unix_now()),
+        "{last_push:?}"
+    );
+    assert!(by_label(&samples, "edgepedia_agent_events_pushed_total", "resource").is_empty());
+
+    // One watch add (a pod) and one watch delete (a config map).
+    let changed = unix_now();
+    api.apply(json!({"apiVersion":"v1","kind":"Pod","metadata":{"name":"metered","namespace":"default","uid":"uid-metered"},"spec":{}}));
+    let gone = api
+        .objects()
+        .into_iter()
+        .find(|o| o["kind"] == "ConfigMap")
+        .unwrap();
+    api.delete(
+        "v1",
+        "ConfigMap",
+        gone["metadata"]["namespace"].as_str().unwrap(),
+        gone["metadata"]["name"].as_str().unwrap(),
+    );
+    let events = "edgepedia_agent_events_pushed_total";
+    let want_events = BTreeMap::from([
+        ("v1/configmaps".to_owned(), 1.0),
+        ("v1/pods".to_owned(), 1.0),
+    ]);
+    let samples = scrape_until(&metrics, Duration::from_secs(5), |s| {
+        by_label(s, events, "resource") == want_events
+    });
+    assert_eq!(by_label(&samples, events, "resource"), want_events);
+    // Snapshots are what they were: the changes came as events.
+    assert_eq!(by_label(&samples, snapshotted, "resource"), want);
+    assert!(one(&samples, count, &[("kind", "events")]).unwrap_or(0.0) >= 1.0);
+    let lag = by_label(&samples, "edgepedia_agent_watch_lag_seconds", "resource");
+    assert_eq!(
+        lag.keys().collect::<Vec<_>>(),
+        want_events.keys().collect::<Vec<_>>()
+    );
+    assert!(lag.values().all(|l| (0.0..5.0).contains(l)), "{lag:?}");
+    let pods_pushed = one(
+        &samples,
+        "edgepedia_agent_last_push_timestamp_seconds",
+        &[("resource", "v1/pods")],
+    )
+    .unwrap();
+    assert!(
+        pods_pushed >= changed && pods_pushed <= unix_now(),
+        "{pods_pushed}"
+    );
+
+    for (method, path) in [("GET", "/"), ("GET", "/metrics/x"), ("POST", "/metrics")] {
+        let (status, _, _) = metrics_get(&metrics, path, method);
+        assert_eq!(status, 404, "{method} {path}");
     }
 }

@@ -445,3 +445,127 @@ fn changes_older_than_retention_are_410() {
     let (items, _) = page(&s, "", &admin);
     assert_eq!(summary(&items).len(), 1);
 }
+
+/// `sync-agent changes` with the admin token.
+fn agent_changes(s: &Server, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(support::agent_bin())
+        .args(["changes", "--server", &s.base, "--token", &admin_token()])
+        .args(args)
+        .output()
+        .expect("run sync-agent changes")
+}
+
+#[test]
+fn the_agent_prints_the_feed_and_gates_ci_on_a_stored_cursor() {
+    let s = Server::start();
+    let admin = admin_token();
+    let (_, origin) = page(&s, "", &admin);
+    push_ok(&s, CLUSTER, &fixture::path(CLUSTER));
+    let objects = fixture::objects(CLUSTER);
+    let (feed, _) = walk(&s, &origin, 1000, &admin, "");
+    assert_eq!(feed.len(), objects.len());
+
+    // JSON lines: each change exactly as the feed serves it, across pages.
+    let out = agent_changes(
+        &s,
+        &["--since", &origin, "--limit", "7", "--output", "json"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines, feed);
+
+    // Text lines: one per change, naming type, cluster, resource and object.
+    let out = agent_changes(&s, &["--since", &origin]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), objects.len());
+    let first = &objects[0];
+    let name = first["metadata"]["name"].as_str().unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" ADDED staging ") && l.ends_with(name)),
+        "{text}"
+    );
+
+    // The CI gate: exit 1 when the namespace changed since the stored cursor, 0 when not.
+    let namespace = objects
+        .iter()
+        .find(|o| o["kind"] == "Pod")
+        .and_then(|o| o["metadata"]["namespace"].as_str())
+        .unwrap()
+        .to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let cursor = dir.path().join("cursor");
+    std::fs::write(&cursor, &origin).unwrap();
+    let gate = || {
+        agent_changes(
+            &s,
+            &[
+                "--cursor-file",
+                cursor.to_str().unwrap(),
+                "--namespaces",
+                &namespace,
+                "--exit-code",
+            ],
+        )
+    };
+    let out = gate();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let in_namespace = objects
+        .iter()
+        .filter(|o| o["metadata"]["namespace"] == namespace.as_str())
+        .count();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        in_namespace
+    );
+    let out = gate();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "nothing new: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(out.stdout.is_empty());
+
+    // A pod of that namespace goes: the gate fails again and says what.
+    let mut edited = objects.clone();
+    let gone = edited
+        .iter()
+        .position(|o| o["kind"] == "Pod" && o["metadata"]["namespace"] == namespace.as_str())
+        .unwrap();
+    let gone = edited.remove(gone);
+    let file = dir.path().join("edited.json");
+    write_list(&file, &edited);
+    push_ok(&s, CLUSTER, &file);
+    let out = gate();
+    assert_eq!(out.status.code(), Some(1));
+    let printed = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(printed.lines().count(), 1, "{printed}");
+    assert!(printed.contains(" DELETED staging v1/pods "), "{printed}");
+    assert!(printed
+        .trim_end()
+        .ends_with(gone["metadata"]["name"].as_str().unwrap()));
+
+    // A cursor of another feed: exit 2 with the edge's message.
+    std::fs::write(&cursor, "ffffffff.1").unwrap();
+    let out = gate();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("another"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,10 +1,10 @@
-//! HTTP to the Edgepedia ingest API (paths and bodies from `edgepedia_api::ingest`): bearer
-//! auth, JSON bodies, Kubernetes `Status` errors turned into one readable line, and retries
-//! with backoff for what may pass on its own (429, 502–504, connection errors). Other 4xx are
-//! the caller's fault and fail at once.
+//! HTTP to the Edgepedia ingest API (paths and bodies from `edgepedia_api::ingest`) and its
+//! change feed: bearer auth, JSON bodies, Kubernetes `Status` errors turned into one readable
+//! line, and retries with backoff for what may pass on its own (429, 502–504, connection
+//! errors). Other 4xx are the caller's fault and fail at once.
 
 use crate::push::SnapshotApi;
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 use edgepedia_api::ingest::{BeginSnapshot, CommitResult, SnapshotSession, PREFIX};
 use edgepedia_api::ClusterName;
 use serde::de::DeserializeOwned;
@@ -42,6 +42,19 @@ impl std::fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// No answer at all (connection refused or broken, a timeout), after the client's tries: the
+/// edge may be back later, unlike a request it answered with an error.
+#[derive(Debug)]
+pub struct Unreachable(String);
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
 impl EdgeClient {
     pub fn new(server: &str, token: &str) -> Self {
         let agent = ureq::Agent::config_builder()
@@ -63,6 +76,11 @@ impl EdgeClient {
     pub fn with_attempts(mut self, attempts: u32) -> Self {
         self.attempts = attempts.max(1);
         self
+    }
+
+    /// A GET of a read API path (with its query), retried like every request.
+    pub fn get<R: DeserializeOwned>(&self, path_and_query: &str) -> Result<R> {
+        self.send("GET", path_and_query, b"")
     }
 
     /// The snapshot endpoints of one cluster.
@@ -90,8 +108,8 @@ impl EdgeClient {
                 .header("Authorization", &self.authorization)
                 .header("Accept", "application/json");
             // POST always carries a sized body (`Content-Length: 0` for a commit), never a
-            // chunked one; DELETE carries none.
-            let result = if method == "DELETE" {
+            // chunked one; GET and DELETE carry none.
+            let result = if method == "GET" || method == "DELETE" {
                 request
                     .body(())
                     .map_err(|e| anyhow!("{method} {url}: {e}"))
@@ -141,7 +159,9 @@ impl EdgeClient {
                     }
                     (message, retry_after.unwrap_or(delay))
                 }
-                Err(e) if attempt >= self.attempts => bail!("{method} {url}: {e}"),
+                Err(e) if attempt >= self.attempts => {
+                    return Err(Unreachable(format!("{method} {url}: {e}")).into())
+                }
                 Err(e) => (format!("{method} {url}: {e}"), delay),
             };
             eprintln!(

@@ -1,7 +1,9 @@
 //! `sync-agent`: feeds Edgepedia from Kubernetes. `push` sends snapshots from
-//! `kubectl get -o json` output; `kubeconfig` prints a kubeconfig for users of the edge URL;
-//! `token` mints HS256 tokens from the edge's shared secret (development, small setups).
+//! `kubectl get -o json` output; `run` keeps a cluster in sync live; `kubeconfig` prints a
+//! kubeconfig for users of the edge URL; `token` mints HS256 tokens from the edge's shared
+//! secret (development, small setups); `changes` reads the edge's change feed.
 
+mod changes;
 mod edge_client;
 mod kubeconfig;
 mod list_stream;
@@ -36,13 +38,16 @@ enum Command {
     /// List and watch a cluster with kube-rs and keep the edge in sync (snapshots, deltas,
     /// heartbeats) until stopped; `--once` for one snapshot.
     Run(run::RunArgs),
+    /// Print what changed on the edge (its change feed), oldest first; `--follow` keeps
+    /// polling, `--exit-code` exits 1 when anything changed.
+    Changes(changes::ChangesArgs),
 }
 
 /// The bearer token: `--token`, else `--token-file`, else `$EDGEPEDIA_TOKEN`. The variable is
 /// read by hand, not by clap, so a token file given on the command line wins over it.
 #[derive(Args)]
 struct Token {
-    /// Bearer token (JWT): inventory:write for pushing, inventory:read for kubectl. [env: EDGEPEDIA_TOKEN]
+    /// Bearer token (JWT): inventory:write for pushing, inventory:read for kubectl and changes. [env: EDGEPEDIA_TOKEN]
     #[arg(long, conflicts_with = "token_file")]
     token: Option<String>,
     /// File holding the token (e.g. a mounted Kubernetes secret).
@@ -213,6 +218,8 @@ fn check_server(server: &str) -> Result<()> {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Run(args) => run::main(args),
+        // Its own exit statuses: 1 means "something changed" (--exit-code), errors are 2.
+        Command::Changes(args) => std::process::exit(changes::main(args)),
         Command::Push(args) => {
             let cluster = ClusterName::parse(&args.cluster)?;
             check_server(&args.server)?;

@@ -3,8 +3,10 @@
 //! into ingest requests, in order: each (re)list is a snapshot session, later changes are
 //! delta pushes batched by size and time ([`batch`]), and a heartbeat keeps the cluster
 //! `Ready` between changes. `--once` sends one snapshot of everything and exits.
+//! `--metrics-listen` serves what the sender did for Prometheus ([`metrics`]).
 
 pub mod batch;
+pub mod metrics;
 pub mod sender;
 pub mod watch;
 
@@ -63,6 +65,10 @@ pub struct RunArgs {
     /// How often to tell the edge the agent is alive.
     #[arg(long, default_value = "30s", value_parser = batch::parse_duration)]
     heartbeat: Duration,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 0.0.0.0:9090; port 0 picks a
+    /// free one, logged at start).
+    #[arg(long, value_name = "ADDR")]
+    metrics_listen: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -142,6 +148,13 @@ async fn kube_client(kubeconfig: Option<&PathBuf>) -> Result<kube::Client> {
 
 /// Returns the process exit code.
 async fn run(args: RunArgs, cluster: ClusterName, wanted: Vec<watch::Wanted>) -> Result<i32> {
+    let metrics = Arc::new(metrics::Metrics::new(cluster.as_str()));
+    if let Some(addr) = &args.metrics_listen {
+        let listener = metrics::bind(addr).await?;
+        let address = listener.local_addr()?;
+        info!(address = %address, "serving metrics at http://{address}/metrics");
+        tokio::spawn(metrics::serve(listener, metrics.clone()));
+    }
     let client = kube_client(args.kubeconfig.as_ref()).await?;
     let served = watch::resolve(&client, &wanted).await;
     if served.is_empty() {
@@ -163,6 +176,7 @@ async fn run(args: RunArgs, cluster: ClusterName, wanted: Vec<watch::Wanted>) ->
         relist.clone(),
         args.chunk_bytes,
         args.flush_after,
+        metrics,
     );
     let sending = tokio::spawn(sender.run(rx));
     // The first heartbeat goes ahead of the snapshots: the edge knows the agent at once.

@@ -6,12 +6,14 @@
 //! exponential backoff; everything behind it waits (the channel's bound stops the watchers).
 
 use super::batch::{event_json, Backoff, Batch};
+use super::metrics::{Metrics, Push};
 use crate::edge_client::{EdgeClient, HttpError};
 use crate::push::type_label;
 use anyhow::{anyhow, Context, Result};
 use edgepedia_api::ingest::{BeginSnapshot, CommitResult, EventsApplied, SnapshotSession, PREFIX};
 use edgepedia_api::{ClusterName, ResourceType};
 use serde::de::DeserializeOwned;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -34,11 +36,13 @@ pub enum Msg {
     Done {
         ty: usize,
     },
-    /// A change after the list: `ADDED`/`MODIFIED`/`DELETED`.
+    /// A change after the list: `ADDED`/`MODIFIED`/`DELETED`, and when the watcher got it
+    /// (for the watch lag metric).
     Event {
         ty: usize,
         event_type: &'static str,
         json: Vec<u8>,
+        seen: Instant,
     },
     Heartbeat,
 }
@@ -137,8 +141,13 @@ pub struct Sender {
     sessions: Vec<Option<Session>>,
     events: Batch,
     events_since: Option<Instant>,
+    /// Per type in the pending event batch: how many events, and when the newest was seen.
+    events_by_type: BTreeMap<usize, (u64, Instant)>,
     /// Requests given up on (bad data the edge refuses).
     pub failures: usize,
+    metrics: Arc<Metrics>,
+    /// Per type: its metrics label, `group/version/resource` (`v1/pods` for the core group).
+    labels: Vec<String>,
 }
 
 const CHUNK_HEAD: &[u8] = b"{\"items\":[";
@@ -152,8 +161,13 @@ impl Sender {
         relist: Vec<Arc<Notify>>,
         chunk_bytes: usize,
         flush_after: Duration,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let n = types.len();
+        let labels = types
+            .iter()
+            .map(|t| format!("{}/{}", t.api_version(), t.resource))
+            .collect();
         Self {
             tokens,
             cluster,
@@ -165,7 +179,10 @@ impl Sender {
             sessions: (0..n).map(|_| None).collect(),
             events: Batch::new(EVENTS_HEAD),
             events_since: None,
+            events_by_type: BTreeMap::new(),
             failures: 0,
+            metrics,
+            labels,
         }
     }
 
@@ -213,12 +230,16 @@ impl Sender {
                 ty,
                 event_type,
                 json,
+                seen,
             } => {
                 let event = event_json(event_type, &self.types[ty].resource, &json);
                 if !self.events.fits(event.len(), self.chunk_bytes) {
                     self.flush_events().await;
                 }
                 self.events.push(&event);
+                let (events, newest) = self.events_by_type.entry(ty).or_insert((0, seen));
+                *events += 1;
+                *newest = seen;
                 self.events_since.get_or_insert_with(Instant::now);
                 if self.events.bytes() >= self.chunk_bytes {
                     self.flush_events().await;
@@ -246,7 +267,7 @@ impl Sender {
         .expect("serializable");
         let path = format!("{}/snapshots", self.base());
         match self
-            .call::<SnapshotSession>("begin snapshot", "POST", path, body)
+            .call::<SnapshotSession>("begin snapshot", None, "POST", path, body)
             .await
         {
             Ok(s) => {
@@ -287,11 +308,18 @@ impl Sender {
             return;
         };
         let path = format!("{base}/snapshots/{}/chunks", session.id);
-        if let Err(e) = self
-            .call::<serde_json::Value>("snapshot chunk", "POST", path, body)
+        match self
+            .call::<serde_json::Value>(
+                "snapshot chunk",
+                Some(Push::SnapshotChunk),
+                "POST",
+                path,
+                body,
+            )
             .await
         {
-            self.give_up(ty, &format!("sending a chunk of {n} objects"), &e);
+            Ok(_) => self.metrics.chunk_accepted(&self.labels[ty]),
+            Err(e) => self.give_up(ty, &format!("sending a chunk of {n} objects"), &e),
         }
     }
 
@@ -302,10 +330,18 @@ impl Sender {
         };
         let path = format!("{}/snapshots/{}/commit", self.base(), session.id);
         match self
-            .call::<CommitResult>("commit snapshot", "POST", path, Vec::new())
+            .call::<CommitResult>(
+                "commit snapshot",
+                Some(Push::Commit),
+                "POST",
+                path,
+                Vec::new(),
+            )
             .await
         {
             Ok(result) => {
+                self.metrics
+                    .snapshot_committed(&self.labels[ty], session.objects as u64);
                 let stored: u64 = result.replaced.iter().map(|t| t.count).sum();
                 info!(
                     resource = %type_label(&self.types[ty]),
@@ -327,17 +363,24 @@ impl Sender {
         let Some((body, n)) = self.events.take() else {
             return;
         };
+        let by_type = std::mem::take(&mut self.events_by_type);
         let path = format!("{}/events", self.base());
         match self
-            .call::<EventsApplied>("events", "POST", path, body)
+            .call::<EventsApplied>("events", Some(Push::Events), "POST", path, body)
             .await
         {
-            Ok(r) => debug!(
-                events = n,
-                applied = r.applied,
-                skipped = r.skipped,
-                "deltas pushed"
-            ),
+            Ok(r) => {
+                for (ty, (events, newest)) in by_type {
+                    self.metrics
+                        .events_accepted(&self.labels[ty], events, newest);
+                }
+                debug!(
+                    events = n,
+                    applied = r.applied,
+                    skipped = r.skipped,
+                    "deltas pushed"
+                )
+            }
             Err(e) => {
                 self.failures += 1;
                 error!(events = n, error = %format!("{e:#}"), "the edge refused a batch of watch events; it is dropped (the next resync repairs it)");
@@ -351,6 +394,7 @@ impl Sender {
             serde_json::to_vec(&serde_json::json!({ "agentVersion": env!("CARGO_PKG_VERSION") }))
                 .expect("serializable");
         // One try: a missed heartbeat is harmless and the next one comes soon.
+        let started = Instant::now();
         let result = match self.tokens.client() {
             Ok(client) => tokio::task::spawn_blocking(move || {
                 client.send::<serde_json::Value>("POST", &path, &body)
@@ -361,7 +405,10 @@ impl Sender {
             Err(e) => Err(e),
         };
         match result {
-            Ok(_) => debug!("heartbeat sent"),
+            Ok(_) => {
+                self.metrics.pushed(Push::Heartbeat, started.elapsed());
+                debug!("heartbeat sent")
+            }
             Err(e) => warn!(error = %format!("{e:#}"), "heartbeat failed"),
         }
     }
@@ -394,17 +441,19 @@ impl Sender {
     async fn abort(&mut self, ty: usize, session: &str) {
         let path = format!("{}/snapshots/{session}", self.base());
         if let Err(e) = self
-            .call::<serde_json::Value>("abort snapshot", "DELETE", path, Vec::new())
+            .call::<serde_json::Value>("abort snapshot", None, "DELETE", path, Vec::new())
             .await
         {
             warn!(resource = %type_label(&self.types[ty]), error = %format!("{e:#}"), "could not abort a snapshot session (it expires on its own)");
         }
     }
 
-    /// One request, retried (the same body) until it succeeds or cannot.
+    /// One request, retried (the same body) until it succeeds or cannot. `timed`: the
+    /// latency metric the accepted attempt counts in.
     async fn call<R: DeserializeOwned + Send + 'static>(
         &mut self,
         what: &'static str,
+        timed: Option<Push>,
         method: &'static str,
         path: String,
         body: Vec<u8>,
@@ -412,6 +461,7 @@ impl Sender {
         let body: Arc<[u8]> = body.into();
         let path: Arc<str> = path.into();
         loop {
+            let started = Instant::now();
             let result = match self.tokens.client() {
                 Ok(client) => {
                     let (path, body) = (path.clone(), body.clone());
@@ -424,6 +474,9 @@ impl Sender {
             };
             let e = match result {
                 Ok(r) => {
+                    if let Some(kind) = timed {
+                        self.metrics.pushed(kind, started.elapsed());
+                    }
                     self.backoff.reset();
                     return Ok(r);
                 }
@@ -432,6 +485,7 @@ impl Sender {
             match verdict(&e) {
                 Verdict::GiveUp => return Err(e),
                 Verdict::Retry(at_least) => {
+                    self.metrics.retry(&e);
                     let wait = self.backoff.next_delay().max(at_least.unwrap_or_default());
                     warn!(
                         request = what,
@@ -531,6 +585,7 @@ mod tests {
         let token = dir.path().join("token");
         std::fs::write(&token, "t0k3n\n").unwrap();
         let pods = ResourceType::for_object("v1", "Pod", true);
+        let metrics = Arc::new(Metrics::new("c1"));
         let mut sender = Sender::new(
             TokenSource::new(&url, token),
             ClusterName::parse("c1").unwrap(),
@@ -538,6 +593,7 @@ mod tests {
             vec![Arc::new(Notify::new())],
             1024,
             Duration::from_millis(50),
+            metrics.clone(),
         );
         sender.backoff = Backoff::new(Duration::from_millis(10), Duration::from_millis(40));
         let (tx, rx) = mpsc::channel(16);
@@ -556,11 +612,13 @@ mod tests {
                 ty: 0,
                 event_type: "MODIFIED",
                 json: pod("b"),
+                seen: Instant::now(),
             },
             Msg::Event {
                 ty: 0,
                 event_type: "DELETED",
                 json: pod("a"),
+                seen: Instant::now(),
             },
             Msg::Begin { ty: 0 },
             Msg::Done { ty: 0 },
@@ -594,6 +652,20 @@ mod tests {
         assert_eq!(batch["events"][0]["object"]["metadata"]["name"], "b");
         assert_eq!(batch["events"][1]["type"], "DELETED");
         assert_eq!(batch["events"][1]["resource"], "pods");
+        // What the metrics say: one 429 and two 503 retried, one object in two committed
+        // snapshots, two events, and each accepted request timed.
+        let text = metrics.render();
+        for line in [
+            r#"edgepedia_agent_retries_total{reason="429"} 1"#,
+            r#"edgepedia_agent_retries_total{reason="5xx"} 2"#,
+            r#"edgepedia_agent_objects_snapshotted_total{resource="v1/pods"} 1"#,
+            r#"edgepedia_agent_events_pushed_total{resource="v1/pods"} 2"#,
+            r#"edgepedia_agent_push_duration_seconds_count{kind="snapshot_chunk"} 1"#,
+            r#"edgepedia_agent_push_duration_seconds_count{kind="commit"} 2"#,
+            r#"edgepedia_agent_push_duration_seconds_count{kind="events"} 1"#,
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+        }
     }
 
     fn http(status: u16, retry_after: Option<u64>) -> anyhow::Error {

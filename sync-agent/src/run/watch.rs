@@ -18,7 +18,7 @@ use kube::runtime::{watcher, WatchStreamExt};
 use kube::Client;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, Notify};
 use tracing::{info, warn};
 
@@ -192,11 +192,11 @@ pub async fn watch_type(
                             Msg::Done { ty }
                         }
                         Some(Ok(watcher::Event::Apply(o))) => match encode(o, &ar, &opts, &label) {
-                            Some(json) => Msg::Event { ty, event_type: "MODIFIED", json },
+                            Some(json) => Msg::Event { ty, event_type: "MODIFIED", json, seen: Instant::now() },
                             None => continue,
                         },
                         Some(Ok(watcher::Event::Delete(o))) => match encode(o, &ar, &opts, &label) {
-                            Some(json) => Msg::Event { ty, event_type: "DELETED", json },
+                            Some(json) => Msg::Event { ty, event_type: "DELETED", json, seen: Instant::now() },
                             None => continue,
                         },
                     };
