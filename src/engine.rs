@@ -48,7 +48,21 @@ pub fn handle_with<'s>(
     req: Request<'_>,
     now: i64,
 ) -> Response<'s> {
-    match dispatch(store, vars, platform, req, now) {
+    // No request probes the schema (on Spin every request opens a new connection, so each
+    // statement counts): one that meets a missing table or column migrates and runs again.
+    // A failed request changed nothing (ingest rolls back), so running it again is safe.
+    let result = match dispatch(store, vars, platform, &req, now) {
+        Err(e) if e.schema_miss => migrations::ensure_schema(store)
+            .map_err(ApiError::from)
+            .and_then(|()| dispatch(store, vars, platform, &req, now)),
+        result => result,
+    };
+    if let Err(e) = &result {
+        if e.schema_miss {
+            eprintln!("edgepedia: a statement names a table or column the migrated schema lacks");
+        }
+    }
+    match result {
         Ok(response) => response,
         Err(error) => Response::error(&error),
     }
@@ -58,7 +72,7 @@ fn dispatch<'s>(
     store: &'s dyn Store,
     vars: &dyn Variables,
     platform: &dyn Platform,
-    req: Request<'_>,
+    req: &Request<'_>,
     now: i64,
 ) -> ApiResult<Response<'s>> {
     let route = route::parse(req.method, req.path);
@@ -73,9 +87,7 @@ fn dispatch<'s>(
         req.authorization,
         crate::clock::now_unix(),
     )?;
-    let route = route?;
-    migrations::ensure_schema(store)?;
-    match route {
+    match route? {
         Route::Health | Route::Version => unreachable!("answered above"),
         Route::Resource(r) => read::handle(store, &principal, &r, req.query, req.accept, now),
         Route::Discovery(cluster, path) => Ok(Response::json(
@@ -102,7 +114,7 @@ fn dispatch<'s>(
         )),
         Route::Ingest(r) => {
             let scope = ingest::WriteScope::of(&principal, r.cluster())?;
-            let body = match req.body {
+            let body = match &req.body {
                 RequestBody::Bytes(bytes) => bytes,
                 RequestBody::TooLarge => return Err(ApiError::too_large(MAX_BODY_BYTES)),
                 RequestBody::Unreadable => {
@@ -112,7 +124,7 @@ fn dispatch<'s>(
                 }
             };
             let retention = ingest::Retention::from_variables(vars);
-            ingest_route(store, &scope, &r, &body, retention, now)
+            ingest_route(store, &scope, &r, body, retention, now)
         }
     }
 }

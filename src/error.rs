@@ -17,6 +17,8 @@ pub struct ApiError {
     pub reason: &'static str,
     pub message: String,
     pub details: Option<StatusDetails>,
+    /// A statement failed for a missing table or column: the engine migrates and retries.
+    pub schema_miss: bool,
 }
 
 impl ApiError {
@@ -26,6 +28,7 @@ impl ApiError {
             reason,
             message: message.into(),
             details: None,
+            schema_miss: false,
         }
     }
 
@@ -108,6 +111,12 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
+        if e.is_schema_miss() {
+            return ApiError {
+                schema_miss: true,
+                ..ApiError::internal()
+            };
+        }
         eprintln!("edgepedia: store error: {e}");
         ApiError::internal()
     }

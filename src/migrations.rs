@@ -1,6 +1,9 @@
 //! Versioned schema migrations, applied by the component itself on first use of a database.
-//! Each request pays one cheap version probe; the DDL runs once, inside a transaction, and
-//! re-checks the version so concurrent instances cannot apply a migration twice.
+//! Requests do not probe the schema: a statement that fails for a missing table or column
+//! makes the engine migrate and run the request again (`engine::handle_with`). So every
+//! migration must add a table or column that the new code uses, and nothing else can tell a
+//! database that lacks it. The DDL runs once, inside a transaction, and re-checks the version
+//! so concurrent instances cannot apply a migration twice.
 
 use crate::store::{transaction, SqlValue, Store, StoreError};
 
@@ -21,6 +24,10 @@ pub fn ensure_schema(store: &dyn Store) -> Result<(), StoreError> {
     if current_version(store).unwrap_or(0) >= latest_version() {
         return Ok(());
     }
+    // WAL (kept in the file) lets readers run beside the one writer. Spin opens connections
+    // with SQLite's defaults, so the component sets it, once; backends without the pragma
+    // (remote libSQL) refuse or ignore it.
+    let _ = store.query("PRAGMA journal_mode = WAL", &[]);
     store.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
         &[],

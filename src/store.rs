@@ -77,6 +77,14 @@ impl fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
+impl StoreError {
+    /// The statement named a table or column the database does not have yet: a new database,
+    /// or one an older version created (see [`crate::migrations`]).
+    pub fn is_schema_miss(&self) -> bool {
+        self.0.contains("no such table") || self.0.contains("no such column")
+    }
+}
+
 pub type Row = Vec<SqlValue>;
 
 /// One SQLite connection. Statements on the same `Store` share a connection, so
@@ -91,12 +99,18 @@ pub trait Store {
     }
 }
 
+/// How long a writer waits for another one's transaction before giving up (SQLITE_BUSY).
+const BUSY_TIMEOUT_MS: i64 = 10_000;
+
 /// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on any error so a failed
-/// request never leaves a partial write.
+/// request never leaves a partial write. Spin opens each connection with SQLite's defaults,
+/// which fail a second writer at once; the busy timeout makes it wait its turn instead (a
+/// backend without the pragma, such as remote libSQL, ignores or refuses it: both are fine).
 pub fn transaction<T, E: From<StoreError>>(
     store: &dyn Store,
     work: impl FnOnce(&dyn Store) -> Result<T, E>,
 ) -> Result<T, E> {
+    let _ = store.execute(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"), &[]);
     store.execute("BEGIN IMMEDIATE", &[])?;
     match work(store) {
         Ok(value) => {

@@ -3,7 +3,7 @@
 //! does not list in `key_value_stores` are refused with `access-denied`.
 
 use crate::spin_imports::{blocking, key_value};
-use crate::sqlite::ConnectionPool;
+use crate::sqlite::{ConnectionMode, ConnectionPool};
 use crate::state::HostState;
 use std::path::Path;
 use wasmtime::component::Resource;
@@ -13,9 +13,10 @@ pub struct KvHandle {
     label: String,
 }
 
-/// Opens the key-value file and creates Spin's table in it.
+/// Opens the key-value file and creates Spin's table in it. Key-value connections stay
+/// pooled: Spin keeps one per store, not one per request.
 pub fn open(path: &Path) -> anyhow::Result<ConnectionPool> {
-    let pool = ConnectionPool::new(path)?;
+    let pool = ConnectionPool::new(path, ConnectionMode::Pooled)?;
     let conn = pool.take()?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS spin_key_value (store TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, PRIMARY KEY (store, key))",
@@ -160,7 +161,9 @@ mod tests {
             variables: Default::default(),
             component_variables: Default::default(),
         };
-        let spin = SpinResources::open(&app, dir.path(), Default::default()).unwrap();
+        let spin =
+            SpinResources::open(&app, dir.path(), Default::default(), ConnectionMode::Pooled)
+                .unwrap();
         let mut s = HostState::new(Arc::new(spin), Default::default());
         assert!(matches!(
             s.open("cache".into()).await,

@@ -3,7 +3,7 @@
 //! `key_value` and `variables`.
 
 pub use crate::key_value::KvHandle;
-use crate::sqlite::ConnectionPool;
+use crate::sqlite::{ConnectionMode, ConnectionPool};
 pub use crate::sqlite::{SqliteHandle, SqliteHandleV3};
 use crate::state::HostState;
 use crate::variables::Resolved;
@@ -49,6 +49,7 @@ impl SpinResources {
         app: &crate::manifest::App,
         state_dir: &Path,
         variables: Resolved,
+        sqlite_mode: ConnectionMode,
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(state_dir)?;
         let mut sqlite = BTreeMap::new();
@@ -61,7 +62,7 @@ impl SpinResources {
             };
             sqlite.insert(
                 label.clone(),
-                Arc::new(ConnectionPool::new(&state_dir.join(file))?),
+                Arc::new(ConnectionPool::new(&state_dir.join(file), sqlite_mode)?),
             );
         }
         let key_value = if app.key_value_stores.is_empty() {

@@ -10,17 +10,32 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use wasmtime::component::Resource;
 
-/// A few idle connections per database: opening SQLite per request is wasted work.
+/// How guest connections map to SQLite connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionMode {
+    /// As Spin's in-process SQLite does (spin 4.0.2, `crates/sqlite-inproc`): every guest
+    /// `open` gets a new `rusqlite::Connection` with SQLite's defaults (no busy timeout, the
+    /// file's journal mode), closed when the guest drops it. Each request pays the open, a
+    /// cold page cache and a schema parse, as on Spin; the default, so our numbers are Spin's.
+    PerGuestConnection,
+    /// A few idle connections are kept warm and reused (WAL, busy timeout): faster than Spin,
+    /// for comparisons (`--sqlite-pooled`).
+    Pooled,
+}
+
+/// The SQLite file of one database label and the connections open on it.
 pub struct ConnectionPool {
     path: std::path::PathBuf,
+    mode: ConnectionMode,
     idle: Mutex<Vec<rusqlite::Connection>>,
 }
 
 impl ConnectionPool {
     /// Opens the file once up front, so a bad state dir fails at start-up, not per request.
-    pub fn new(path: &Path) -> anyhow::Result<Self> {
+    pub fn new(path: &Path, mode: ConnectionMode) -> anyhow::Result<Self> {
         let pool = Self {
             path: path.to_owned(),
+            mode,
             idle: Mutex::new(Vec::new()),
         };
         let first = pool.connect()?;
@@ -28,13 +43,16 @@ impl ConnectionPool {
         Ok(pool)
     }
 
-    /// WAL lets readers run beside the one writer; the busy timeout makes concurrent writers
-    /// (one per in-flight request) wait for each other instead of failing.
+    /// Pooled: WAL lets readers run beside the one writer; the busy timeout makes concurrent
+    /// writers (one per in-flight request) wait for each other instead of failing. Per guest
+    /// connection: SQLite's defaults, as Spin leaves them (the component sets what it needs).
     fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
         let conn = rusqlite::Connection::open(&self.path)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        if self.mode == ConnectionMode::Pooled {
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
         Ok(conn)
     }
 
@@ -46,9 +64,13 @@ impl ConnectionPool {
     }
 
     /// Returns a connection; one left inside a transaction (a guest that dropped its handle
-    /// mid-way) is rolled back first so its partial writes never land.
+    /// mid-way) is rolled back first so its partial writes never land. Per guest connection,
+    /// it is closed.
     pub fn give_back(&self, conn: rusqlite::Connection) {
         if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+            return;
+        }
+        if self.mode == ConnectionMode::PerGuestConnection {
             return;
         }
         if let Ok(mut idle) = self.idle.lock() {
@@ -301,7 +323,7 @@ mod tests {
     use crate::spin_imports::SpinResources;
     use v3::HostConnection as _;
 
-    fn state(dir: &Path) -> HostState {
+    fn state(dir: &Path, mode: ConnectionMode) -> HostState {
         let app = crate::manifest::App {
             source: "x.wasm".into(),
             sqlite_databases: vec!["default".into()],
@@ -310,14 +332,41 @@ mod tests {
             variables: Default::default(),
             component_variables: Default::default(),
         };
-        let spin = SpinResources::open(&app, dir, Default::default()).unwrap();
+        let spin = SpinResources::open(&app, dir, Default::default(), mode).unwrap();
         HostState::new(Arc::new(spin), Default::default())
+    }
+
+    /// A TEMP table lives and dies with its SQLite connection: it tells whether a new guest
+    /// connection got a new SQLite connection (Spin's way) or a reused one (pooled).
+    #[tokio::test]
+    async fn a_guest_connection_is_a_new_sqlite_connection_unless_pooled() {
+        for (mode, reused) in [
+            (ConnectionMode::PerGuestConnection, false),
+            (ConnectionMode::Pooled, true),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut s = state(dir.path(), mode);
+            let first = s.open("default".into()).await.unwrap();
+            s.execute(
+                Resource::new_borrow(first.rep()),
+                "CREATE TEMP TABLE marker (x)".into(),
+                vec![],
+            )
+            .await
+            .unwrap();
+            v3::HostConnection::drop(&mut s, first).await.unwrap();
+            let second = s.open("default".into()).await.unwrap();
+            let seen = s
+                .execute(second, "SELECT count(*) FROM temp.marker".into(), vec![])
+                .await;
+            assert_eq!(seen.is_ok(), reused, "{mode:?}: {seen:?}");
+        }
     }
 
     #[tokio::test]
     async fn labels_are_checked_and_a_connection_keeps_its_transaction() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = state(dir.path());
+        let mut s = state(dir.path(), ConnectionMode::PerGuestConnection);
         assert!(matches!(
             s.open("other".into()).await,
             Err(v3::Error::AccessDenied)
