@@ -569,3 +569,42 @@ fn the_agent_prints_the_feed_and_gates_ci_on_a_stored_cursor() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn paging_while_ingest_runs_sees_every_change_once_in_order() {
+    let s = Server::start();
+    let admin = admin_token();
+    let (_, origin) = page(&s, "", &admin);
+    const WRITES: usize = 40;
+    let writer = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            for i in 0..WRITES {
+                events(
+                    &s,
+                    json!([{"type": "ADDED", "resource": "pods",
+                            "object": pod(&format!("p{i}"), &format!("uid-{i}"), "1", "x")}]),
+                );
+            }
+        });
+        // Poll with small pages while the writer commits, until it is done and caught up.
+        let mut cursor = origin.clone();
+        let mut seen = Vec::new();
+        loop {
+            let finished = writer.is_finished();
+            let (items, next) = page(&s, &format!("since={cursor}&limit=3"), &admin);
+            let caught_up = items.len() < 3;
+            seen.extend(items);
+            cursor = next;
+            if finished && caught_up {
+                break;
+            }
+        }
+        seen
+    });
+    let uids: Vec<String> = writer
+        .iter()
+        .map(|c| c["uid"].as_str().unwrap().to_owned())
+        .collect();
+    let want: Vec<String> = (0..WRITES).map(|i| format!("uid-{i}")).collect();
+    assert_eq!(uids, want, "every change once, in commit order");
+}
