@@ -2,6 +2,7 @@
 //! Spin's semantics on machines without the Spin CLI. A dev and test runner, not a product
 //! runtime: production is `spin up`, SpinKube or hosted Spin.
 
+mod body_deadline;
 mod dev_token;
 mod key_value;
 mod manifest;
@@ -61,6 +62,14 @@ struct Cli {
     /// per guest connection as Spin does (the default). Faster than Spin: for comparisons.
     #[arg(long, env = "EDGEPEDIA_SQLITE_POOLED")]
     sqlite_pooled: bool,
+    /// Most requests served at once (each holds a component instance until its response is
+    /// sent); more are answered 429 with Retry-After, not queued.
+    #[arg(long, env = "EDGEPEDIA_MAX_CONCURRENT_REQUESTS", default_value_t = 64)]
+    max_concurrent_requests: usize,
+    /// Longest a request body may wait for its next bytes before the request is answered 408,
+    /// in milliseconds.
+    #[arg(long, env = "EDGEPEDIA_BODY_IDLE_TIMEOUT_MS", default_value_t = 10_000)]
+    body_idle_timeout_ms: u64,
 }
 
 fn main() {
@@ -122,6 +131,10 @@ async fn run() -> Result<()> {
         outbound: outbound::OutboundPolicy::new(outbound_hosts),
         timeout: Duration::from_millis(cli.request_timeout_ms),
         max_body: cli.max_body_bytes,
+        body_idle: Duration::from_millis(cli.body_idle_timeout_ms),
+        slots: Arc::new(tokio::sync::Semaphore::new(
+            cli.max_concurrent_requests.max(1),
+        )),
     });
     let listener = tokio::net::TcpListener::bind(&cli.listen)
         .await

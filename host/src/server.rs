@@ -4,6 +4,7 @@
 //! refuses itself: see [`StatusOnParseError`]). Stops accepting on shutdown and lets in-flight
 //! requests finish.
 
+use crate::body_deadline::IdleDeadline;
 use crate::outbound::OutboundPolicy;
 use crate::runtime::EPOCH_TICK;
 use crate::spin_imports::SpinResources;
@@ -32,6 +33,11 @@ pub struct Server {
     pub outbound: OutboundPolicy,
     pub timeout: Duration,
     pub max_body: usize,
+    /// Longest the client may leave the request body waiting for its next bytes (408 beyond).
+    pub body_idle: Duration,
+    /// One permit per request in flight (instance running, response streaming): beyond them
+    /// a request is answered 429 at once, never queued without bound.
+    pub slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Server {
@@ -121,6 +127,9 @@ impl Server {
         {
             return status_response(status::headers_too_large());
         }
+        let Ok(slot) = self.slots.clone().try_acquire_owned() else {
+            return status::too_many_requests();
+        };
         let declared = req
             .headers()
             .get(hyper::header::CONTENT_LENGTH)
@@ -144,8 +153,10 @@ impl Server {
         let max_body = self.max_body;
         let too_large = Arc::new(AtomicBool::new(false));
         let flag = too_large.clone();
+        let stalled = Arc::new(AtomicBool::new(false));
+        let (idle, stalled_flag) = (self.body_idle, stalled.clone());
         let req = req.map(move |body| {
-            Limited::new(body, max_body).map_err(move |e| {
+            Limited::new(IdleDeadline::new(body, idle, stalled_flag), max_body).map_err(move |e| {
                 if e.is::<LengthLimitError>() {
                     flag.store(true, Ordering::Relaxed);
                     wasmtime_wasi_http::Error::HttpRequestBodySize(Some(max_body as u64))
@@ -154,9 +165,19 @@ impl Server {
                 }
             })
         });
-        let outcome = tokio::time::timeout(self.timeout, self.run_guest(req)).await;
+        let outcome = tokio::time::timeout(self.timeout, self.run_guest(req, slot)).await;
         if too_large.load(Ordering::Relaxed) {
             return too_large_response(max_body);
+        }
+        if stalled.load(Ordering::Relaxed) {
+            return status::response(
+                408,
+                "Timeout",
+                &format!(
+                    "the request body stalled: nothing arrived for {} ms",
+                    self.body_idle.as_millis()
+                ),
+            );
         }
         match outcome {
             Ok(Ok(response)) => response,
@@ -170,9 +191,12 @@ impl Server {
         }
     }
 
+    /// Runs the guest for `req`; `slot` is held until the guest has finished (its response
+    /// body may stream on after the head is out).
     async fn run_guest<B>(
         &self,
         req: hyper::Request<B>,
+        slot: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<hyper::Response<HyperOutgoingBody>, GuestFailure>
     where
         B: hyper::body::Body<Data = bytes::Bytes> + Send + 'static,
@@ -201,6 +225,7 @@ impl Server {
         // The guest keeps running after it has sent the response head, streaming the body, but
         // never past the deadline, even while it waits on I/O (where epochs cannot stop it).
         let task = tokio::task::spawn(async move {
+            let _slot = slot;
             let run = async {
                 let proxy = pre.instantiate_async(&mut store).await?;
                 proxy

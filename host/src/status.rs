@@ -45,6 +45,23 @@ pub fn response(code: u16, reason: &str, message: &str) -> hyper::Response<Hyper
     response
 }
 
+/// Seconds a client refused for overload is told to wait before retrying.
+pub const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// 429 with `Retry-After`: every instance slot is busy (`--max-concurrent-requests`).
+pub fn too_many_requests() -> hyper::Response<HyperOutgoingBody> {
+    let mut response = response(
+        429,
+        "TooManyRequests",
+        "the server is busy with other requests; retry after a second",
+    );
+    response.headers_mut().insert(
+        hyper::header::RETRY_AFTER,
+        hyper::header::HeaderValue::from(RETRY_AFTER_SECONDS),
+    );
+    response
+}
+
 /// Code, reason and message for a body over `limit` bytes, worded as the component words its
 /// own 413 (`ApiError::too_large`).
 pub fn body_too_large(limit: usize) -> (u16, &'static str, String) {

@@ -1,0 +1,97 @@
+//! Overload through the real runtime: requests beyond `--max-concurrent-requests` are
+//! answered 429 with `Retry-After` at once (never queued without bound), and the slot comes
+//! back when the request holding it ends.
+
+mod support;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use support::Server;
+
+fn healthz(s: &Server) -> ureq::http::Response<ureq::Body> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    agent.get(&s.url("/healthz")).call().unwrap()
+}
+
+#[test]
+fn beyond_the_concurrency_bound_requests_get_429_with_retry_after() {
+    let s = Server::start_with_env(&[("EDGEPEDIA_MAX_CONCURRENT_REQUESTS", "1")]);
+    assert_eq!(healthz(&s).status(), 200);
+
+    // A request whose body never finishes holds the only slot (its instance waits for it).
+    let mut stalled = TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+    write!(
+        stalled,
+        "POST /ingest/v1/clusters/c1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"ev"
+    )
+    .unwrap();
+    stalled.flush().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut refused = loop {
+        let r = healthz(&s);
+        if r.status() == 429 {
+            break r;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never refused while the slot was held"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(refused.headers().get("retry-after").unwrap(), "1");
+    let body: serde_json::Value =
+        serde_json::from_str(&refused.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["kind"], "Status");
+    assert_eq!(body["reason"], "TooManyRequests");
+    assert_eq!(body["code"], 429);
+
+    // The client goes away: its request ends and the slot is free again.
+    drop(stalled);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while healthz(&s).status() != 200 {
+        assert!(Instant::now() < deadline, "the slot never came back");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_stalled_request_body_gets_408_not_a_deadline_504() {
+    let s = Server::start_with_env(&[("EDGEPEDIA_BODY_IDLE_TIMEOUT_MS", "500")]);
+    let mut stalled = TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let started = Instant::now();
+    write!(
+        stalled,
+        "POST /ingest/v1/clusters/c1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"ev"
+    )
+    .unwrap();
+    stalled.flush().unwrap();
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 4096];
+    use std::io::Read;
+    while !String::from_utf8_lossy(&answer).contains("\"code\"") {
+        let n = stalled
+            .read(&mut buf)
+            .expect("an answer before the read timeout");
+        assert!(
+            n > 0,
+            "closed without an answer: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        answer.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"reason\":\"Timeout\""), "{text}");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "answered long before the 30 s request deadline"
+    );
+}
