@@ -7,7 +7,7 @@
 pub mod fixture;
 
 use serde_json::Value;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -56,7 +56,17 @@ impl Server {
 
     /// Like [`Server::start`], with extra environment for the host (`SPIN_VARIABLE_*`).
     pub fn start_with_env(env: &[(&str, &str)]) -> Self {
-        Self::launch(tempfile::tempdir().unwrap(), "127.0.0.1:0", env)
+        Self::launch(tempfile::tempdir().unwrap(), "127.0.0.1:0", env, false)
+    }
+
+    /// Like [`Self::start`], with everything the host prints kept in [`Self::log_path`].
+    pub fn start_logged() -> Self {
+        Self::launch(tempfile::tempdir().unwrap(), "127.0.0.1:0", &[], true)
+    }
+
+    /// The host's stderr and stdout, for servers started with [`Self::start_logged`].
+    pub fn log_path(&self) -> PathBuf {
+        self.state.path().join("host.log")
     }
 
     /// Kills the host with SIGKILL (a crash) and starts a new one on the same state and the
@@ -67,10 +77,11 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         drop(self);
-        Self::launch(state, &listen, env)
+        Self::launch(state, &listen, env, false)
     }
 
-    fn launch(state: tempfile::TempDir, listen: &str, env: &[(&str, &str)]) -> Self {
+    fn launch(state: tempfile::TempDir, listen: &str, env: &[(&str, &str)], logged: bool) -> Self {
+        let mut log = logged.then(|| std::fs::File::create(state.path().join("host.log")).unwrap());
         let host = binary("EDGEPEDIA_HOST_BIN", "target/native/edgepedia-host");
         binary(
             "EDGEPEDIA_WASM",
@@ -89,7 +100,10 @@ impl Server {
             .env("SPIN_VARIABLE_JWT_HS256_SECRET", SECRET)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(match &log {
+                Some(file) => Stdio::from(file.try_clone().unwrap()),
+                None => Stdio::inherit(),
+            });
         // SAFETY: prctl is async-signal-safe; it only asks the kernel to stop the host if
         // this test process dies without running destructors.
         unsafe {
@@ -116,6 +130,9 @@ impl Server {
                 .next()
                 .expect("edgepedia-host exited before listening")
                 .unwrap();
+            if let Some(file) = log.as_mut() {
+                let _ = writeln!(file, "{line}");
+            }
             match line.strip_prefix("edgepedia-host listening on ") {
                 Some(url) if url.starts_with("https://") => tls_base = url.trim().to_owned(),
                 Some(url) => break url.trim().to_owned(),
@@ -123,7 +140,13 @@ impl Server {
             }
         };
         // Keep draining stdout so the host never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if let Some(file) = log.as_mut() {
+                    let _ = writeln!(file, "{line}");
+                }
+            }
+        });
         Server {
             child,
             base,
