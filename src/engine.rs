@@ -28,6 +28,23 @@ pub enum RequestBody {
     TooLarge,
     /// The body stream failed before its end (client gone, host limit hit).
     Unreadable,
+    /// The client sent nothing for this long, mid-body.
+    Stalled(std::time::Duration),
+}
+
+/// The Spin variable naming how long a request body may wait for its next bytes, in
+/// milliseconds, and its default.
+pub const BODY_IDLE_TIMEOUT_VARIABLE: &str = "request_body_idle_timeout_ms";
+pub const DEFAULT_BODY_IDLE_TIMEOUT_MS: u64 = 10_000;
+
+/// `request_body_idle_timeout_ms` when it is a positive integer; else 10 s.
+pub fn body_idle_timeout(vars: &dyn Variables) -> std::time::Duration {
+    std::time::Duration::from_millis(
+        vars.get(BODY_IDLE_TIMEOUT_VARIABLE)
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .filter(|&v| v > 0)
+            .unwrap_or(DEFAULT_BODY_IDLE_TIMEOUT_MS),
+    )
 }
 
 /// [`handle_with`] without outbound HTTP or KV (no JWKS URL support): native tests, benches.
@@ -122,6 +139,7 @@ fn dispatch<'s>(
                         "the request body could not be read to its end",
                     ))
                 }
+                RequestBody::Stalled(idle) => return Err(ApiError::body_stalled(*idle)),
             };
             let retention = ingest::Retention::from_variables(vars);
             ingest_route(store, &scope, &r, body, retention, now)

@@ -103,6 +103,18 @@ impl ApiError {
         Self::new(422, "Invalid", message)
     }
 
+    /// 408: the client stopped sending its request body.
+    pub fn body_stalled(idle: std::time::Duration) -> Self {
+        Self::new(
+            408,
+            "Timeout",
+            format!(
+                "the request body stalled: nothing arrived for {} ms",
+                idle.as_millis()
+            ),
+        )
+    }
+
     /// Internals go to the log, never to the caller.
     pub fn internal() -> Self {
         Self::new(500, "InternalError", "an internal error occurred")
