@@ -67,6 +67,8 @@ lint: deps
 test: build python-deps lint
 	cargo test --workspace
 
+# Both benches, then docs/BENCHMARKS.md rewritten from this run (its hand-written notes kept).
 bench: build
-	cargo bench -p edgepedia --bench runtime
-	cargo bench -p edgepedia --bench latency
+	@started=$$(date +%s.%N) && \
+	cargo bench -p edgepedia --bench runtime && \
+	BENCH_STARTED=$$started BENCH_DOC=docs/BENCHMARKS.md cargo bench -p edgepedia --bench latency
