@@ -131,6 +131,7 @@ fn dispatch<'s>(
         )),
         Route::Ingest(r) => {
             let scope = ingest::WriteScope::of(&principal, r.cluster())?;
+            migrations::ensure_schema(store)?;
             let body = match &req.body {
                 RequestBody::Bytes(bytes) => bytes,
                 RequestBody::TooLarge => return Err(ApiError::too_large(MAX_BODY_BYTES)),

@@ -1,9 +1,10 @@
 //! Versioned schema migrations, applied by the component itself on first use of a database.
-//! Requests do not probe the schema: a statement that fails for a missing table or column
-//! makes the engine migrate and run the request again (`engine::handle_with`). So every
-//! migration must add a table or column that the new code uses, and nothing else can tell a
-//! database that lacks it. The DDL runs once, inside a transaction, and re-checks the version
-//! so concurrent instances cannot apply a migration twice.
+//! Reads do not probe the schema: a statement that fails for a missing table or column makes
+//! the engine migrate and run the request again (`engine::handle_with`). Writes (ingest, where
+//! one more statement is noise) probe it first, so a migration that changes only storage (no
+//! new table or column, like 0005) is applied by the next write, heartbeats included; reads
+//! work on the schema before and after it. The DDL runs once, inside a transaction, and
+//! re-checks the version so concurrent instances cannot apply a migration twice.
 
 use crate::store::{transaction, SqlValue, Store, StoreError};
 
@@ -13,6 +14,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../migrations/0002_write_scopes.sql")),
     (3, include_str!("../migrations/0003_cluster_heartbeat.sql")),
     (4, include_str!("../migrations/0004_change_feed.sql")),
+    (5, include_str!("../migrations/0005_rowid_tables.sql")),
 ];
 
 pub fn latest_version() -> i64 {
@@ -92,6 +94,57 @@ mod tests {
         assert_eq!(applied[0][0], SqlValue::Integer(MIGRATIONS.len() as i64));
         // The tables exist and are usable.
         store.query("SELECT count(*) FROM objects", &[]).unwrap();
+    }
+
+    /// A database at version 4 (objects WITHOUT ROWID) keeps every object and its keys when a
+    /// write brings it to the latest version.
+    #[test]
+    fn an_older_database_keeps_its_objects_across_the_rowid_rebuild() {
+        let store = RusqliteStore::open_in_memory().unwrap();
+        store
+            .execute(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+                &[],
+            )
+            .unwrap();
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 4) {
+            for statement in statements(sql) {
+                store.execute(&statement, &[]).unwrap();
+            }
+            store
+                .execute(
+                    "INSERT INTO schema_migrations VALUES (?, 0)",
+                    &[SqlValue::Integer(*version)],
+                )
+                .unwrap();
+        }
+        let insert = "INSERT INTO objects (api_group, version, resource, kind, cluster, namespace, name, uid, synced_at, object) \
+                      VALUES ('', 'v1', 'pods', 'Pod', 'c', 'ns', ?, ?, 1, '{}')";
+        for name in ["a", "b"] {
+            store
+                .execute(insert, &[name.into(), format!("uid-{name}").into()])
+                .unwrap();
+        }
+        ensure_schema(&store).unwrap();
+        assert_eq!(current_version(&store).unwrap(), latest_version());
+        let rows = store
+            .query("SELECT name, uid FROM objects ORDER BY name", &[])
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![
+                vec![SqlValue::from("a"), SqlValue::from("uid-a")],
+                vec![SqlValue::from("b"), SqlValue::from("uid-b")]
+            ]
+        );
+        let sql = store
+            .query("SELECT sql FROM sqlite_master WHERE name = 'objects'", &[])
+            .unwrap();
+        assert!(!sql[0][0].as_str().unwrap().contains("WITHOUT ROWID"));
+        // The key is still unique.
+        assert!(store
+            .execute(insert, &["a".into(), "uid-x".into()])
+            .is_err());
     }
 
     #[test]

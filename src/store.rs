@@ -101,16 +101,21 @@ pub trait Store {
 
 /// How long a writer waits for another one's transaction before giving up (SQLITE_BUSY).
 const BUSY_TIMEOUT_MS: i64 = 10_000;
+/// Page cache of a writing connection, in KiB: a commit touches `objects`, its indexes and
+/// the staged rows, far more than SQLite's default 2 MiB (and on Spin every request's
+/// connection starts cold). Writers take turns, so one such cache is in use at a time.
+const WRITE_CACHE_KIB: i64 = 64 * 1024;
 
 /// Runs `work` inside `BEGIN IMMEDIATE … COMMIT`, rolling back on any error so a failed
 /// request never leaves a partial write. Spin opens each connection with SQLite's defaults,
-/// which fail a second writer at once; the busy timeout makes it wait its turn instead (a
-/// backend without the pragma, such as remote libSQL, ignores or refuses it: both are fine).
+/// which fail a second writer at once; the busy timeout makes it wait its turn instead. A
+/// backend without these pragmas (remote libSQL) ignores or refuses them: both are fine.
 pub fn transaction<T, E: From<StoreError>>(
     store: &dyn Store,
     work: impl FnOnce(&dyn Store) -> Result<T, E>,
 ) -> Result<T, E> {
     let _ = store.execute(&format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}"), &[]);
+    let _ = store.execute(&format!("PRAGMA cache_size = -{WRITE_CACHE_KIB}"), &[]);
     store.execute("BEGIN IMMEDIATE", &[])?;
     match work(store) {
         Ok(value) => {

@@ -57,6 +57,9 @@ impl Server {
                         Ok(conn) => conn,
                         Err(e) => { eprintln!("edgepedia-host: accept: {e}"); continue; }
                     };
+                    // Responses end with a small write; without this it waits for the
+                    // client's delayed ACK (Nagle), ~40 ms.
+                    let _ = stream.set_nodelay(true);
                     let server = self.clone();
                     let stop = shutdown.clone();
                     let tls = tls.clone();
