@@ -182,7 +182,7 @@ fn snapshots_feed_exactly_what_changed() {
     }
 
     // since= a time, as unix seconds or RFC 3339: only the changes from then on.
-    for since in [t_changed.to_string(), chrono_like_rfc3339(t_changed)] {
+    for since in [t_changed.to_string(), rfc3339_by_chrono(t_changed)] {
         let (items, _) = page(&s, &format!("since={since}&limit=1000"), &admin);
         assert_eq!(summary(&items), summary(&changes), "since={since}");
     }
@@ -280,26 +280,11 @@ fn snapshots_feed_exactly_what_changed() {
     assert_eq!(code, 401);
 }
 
-/// `2026-12-01T04:00:00Z` for unix seconds, computed here, independently of the server.
-fn chrono_like_rfc3339(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+/// `2026-12-01T04:00:00Z` for unix seconds, by chrono (not by the server's own code).
+fn rfc3339_by_chrono(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 fn events(s: &Server, events: Value) -> Value {
