@@ -7,7 +7,7 @@ export EDGEPEDIA_LISTEN ?= 127.0.0.1:3000
 # kubectl sends tokens only over TLS: the local runtime also serves HTTPS (self-signed).
 export EDGEPEDIA_TLS_LISTEN ?= 127.0.0.1:3443
 
-.PHONY: up spin-up host-up build wasm host agent deps python-deps test lint bench
+.PHONY: up spin-up host-up build wasm host agent deps python-deps test lint bench dist
 
 # Only what is missing: the wasm target, clippy and rustfmt.
 deps:
@@ -72,3 +72,16 @@ bench: build
 	@started=$$(date +%s.%N) && \
 	cargo bench -p edgepedia --bench runtime && \
 	BENCH_STARTED=$$started BENCH_DOC=docs/BENCHMARKS.md cargo bench -p edgepedia --bench latency
+
+# Release artifacts in dist/: the .wasm (with a spin.toml beside it), the agent and the local
+# runtime for this machine, an aarch64 agent where that target and linker are installed, and
+# SHA256SUMS.
+dist: build
+	@if rustup target list --installed | grep -qx aarch64-unknown-linux-gnu && command -v aarch64-linux-gnu-gcc >/dev/null; then \
+		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+			cargo build --profile native --target aarch64-unknown-linux-gnu -p sync-agent && \
+		DIST_AARCH64_AGENT=target/aarch64-unknown-linux-gnu/native/sync-agent scripts/dist.sh dist; \
+	else \
+		echo "dist: no aarch64 agent (needs: rustup target add aarch64-unknown-linux-gnu; apt install gcc-aarch64-linux-gnu)"; \
+		scripts/dist.sh dist; \
+	fi
