@@ -7,7 +7,7 @@ export EDGEPEDIA_LISTEN ?= 127.0.0.1:3000
 # kubectl sends tokens only over TLS: the local runtime also serves HTTPS (self-signed).
 export EDGEPEDIA_TLS_LISTEN ?= 127.0.0.1:3443
 
-.PHONY: up spin-up host-up build wasm host agent deps python-deps test lint bench dist
+.PHONY: up spin-up host-up build wasm host agent deps python-deps test lint bench dist stress
 
 # Only what is missing: the wasm target, clippy and rustfmt.
 deps:
@@ -85,3 +85,8 @@ dist: build
 		echo "dist: no aarch64 agent (needs: rustup target add aarch64-unknown-linux-gnu; apt install gcc-aarch64-linux-gnu)"; \
 		scripts/dist.sh dist; \
 	fi
+
+# The reliability tests, long: 60 crash rounds, 20,000 fuzz cases per property (docs/RELIABILITY.md).
+stress: build
+	EDGEPEDIA_CRASH_ROUNDS=60 cargo test --test e2e_crash -- --nocapture
+	PROPTEST_CASES=20000 cargo test --test engine_fuzz
