@@ -82,6 +82,18 @@ fn is_newer(incoming: Option<&str>, stored: Option<&str>) -> bool {
     }
 }
 
+/// The object's key in `objects`, in the unique index's column order.
+fn row_key(cluster: &ClusterName, o: &StoredObject) -> [SqlValue; 5] {
+    let t = &o.resource_type;
+    [
+        t.group.as_str().into(),
+        t.resource.as_str().into(),
+        cluster.as_str().into(),
+        o.namespace.as_str().into(),
+        o.name.as_str().into(),
+    ]
+}
+
 /// ADDED or MODIFIED: writes the object unless it is stale or its uid was deleted. A new uid
 /// under a stored name is a re-created object: the old one is recorded DELETED first.
 fn upsert<'o>(
@@ -92,13 +104,7 @@ fn upsert<'o>(
     changes: &mut Vec<Change<'o>>,
 ) -> ApiResult<()> {
     let t = &o.resource_type;
-    let key: [SqlValue; 5] = [
-        t.group.as_str().into(),
-        t.resource.as_str().into(),
-        cluster.as_str().into(),
-        o.namespace.as_str().into(),
-        o.name.as_str().into(),
-    ];
+    let key = row_key(cluster, o);
     let mut params = vec![cluster.as_str().into(), o.uid.as_str().into()];
     params.extend(key.iter().cloned());
     let row = tx
@@ -168,18 +174,12 @@ fn delete<'o>(
     now: i64,
     changes: &mut Vec<Change<'o>>,
 ) -> ApiResult<()> {
-    let t = &o.resource_type;
+    let mut params = row_key(cluster, o).to_vec();
+    params.push(o.uid.as_str().into());
     let rows = tx.query(
         "DELETE FROM objects WHERE api_group = ? AND resource = ? AND cluster = ? AND namespace = ? AND name = ? \
          AND uid = ? RETURNING 1",
-        &[
-            t.group.as_str().into(),
-            t.resource.as_str().into(),
-            cluster.as_str().into(),
-            o.namespace.as_str().into(),
-            o.name.as_str().into(),
-            o.uid.as_str().into(),
-        ],
+        &params,
     )?;
     // Even an unknown uid is tombstoned: its ADDED may still be on its way.
     change_log::tombstone(tx, cluster, &o.uid, o.resource_version.as_deref(), now)?;
