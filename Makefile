@@ -86,7 +86,10 @@ dist: build
 		scripts/dist.sh dist; \
 	fi
 
-# The reliability tests, long: 60 crash rounds, 20,000 fuzz cases per property (docs/RELIABILITY.md).
+# The reliability tests, long: 60 crash rounds, 20,000 fuzz cases per property, 64 clients for
+# 60 s on ~100k objects (docs/RELIABILITY.md).
 stress: build
 	EDGEPEDIA_CRASH_ROUNDS=60 cargo test --test e2e_crash -- --nocapture
 	PROPTEST_CASES=20000 cargo test --test engine_fuzz
+	EDGEPEDIA_LOAD_OBJECTS=100000 EDGEPEDIA_LOAD_CLIENTS=64 EDGEPEDIA_LOAD_SECONDS=60 \
+		cargo test --test e2e_load -- --nocapture

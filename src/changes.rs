@@ -15,6 +15,9 @@ use serde::Serialize;
 pub const DEFAULT_LIMIT: u64 = 500;
 /// Largest page: a page is built in memory, so its size is bounded.
 pub const MAX_LIMIT: u64 = 1000;
+/// The feed's head, over `change_feed`: the newest seq recorded, or — when retention has
+/// pruned every change — the newest pruned one, so cursors handed out before stay valid.
+const HEAD: &str = "max((SELECT coalesce(max(seq), 0) FROM changes), pruned_seq)";
 
 /// Where a page starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -174,12 +177,14 @@ pub fn handle(store: &dyn Store, principal: &Principal, query: &str) -> ApiResul
         filter.group_resources(&q.resources);
     }
     let since = q.since.unwrap_or(Since::Oldest);
-    let (start, mut params): (&str, Vec<SqlValue>) = match &since {
-        Since::Oldest => ("0", vec![]),
-        Since::Cursor(c) => ("?", vec![c.seq.into()]),
+    let (start, mut params): (String, Vec<SqlValue>) = match &since {
+        Since::Oldest => ("0".into(), vec![]),
+        Since::Cursor(c) => ("?".into(), vec![c.seq.into()]),
         Since::Time(t) => (
-            "coalesce((SELECT min(seq) FROM changes WHERE changed_at >= ?) - 1, \
-             (SELECT coalesce(max(seq), 0) FROM changes))",
+            format!(
+                "coalesce((SELECT min(seq) FROM changes WHERE changed_at >= ?) - 1, \
+             (SELECT {HEAD} FROM change_feed))"
+            ),
             vec![(*t).into()],
         ),
     };
@@ -191,7 +196,7 @@ pub fn handle(store: &dyn Store, principal: &Principal, query: &str) -> ApiResul
         "WITH start AS (SELECT {start} AS seq), \
          page AS (SELECT seq, type, cluster, api_group, version, resource, namespace, name, uid, changed_at \
            FROM changes WHERE seq > (SELECT seq FROM start) AND {} ORDER BY seq LIMIT ?) \
-         SELECT f.epoch, f.pruned_seq, f.pruned_before, (SELECT coalesce(max(seq), 0) FROM changes), \
+         SELECT f.epoch, f.pruned_seq, f.pruned_before, {HEAD}, \
            (SELECT seq FROM start), p.seq, p.type, p.cluster, p.api_group, p.version, p.resource, \
            p.namespace, p.name, p.uid, p.changed_at, CASE WHEN p.type <> 'DELETED' THEN o.object END \
          FROM change_feed f LEFT JOIN page p LEFT JOIN objects o ON o.api_group = p.api_group \

@@ -2,7 +2,7 @@
 //! Platform-neutral; the Spin adapter and the native tests both call [`handle`].
 
 use crate::auth::{AuthConfig, NoPlatform, Platform, Variables};
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, READ_ATTEMPTS};
 use crate::migrations;
 use crate::render::status::success_json;
 use crate::response::Response;
@@ -10,6 +10,7 @@ use crate::route::{self, IngestRoute, Method, Route};
 use crate::store::Store;
 use crate::{changes, clusters, collections, discovery, ingest, read};
 use edgepedia_api::ingest::MAX_BODY_BYTES;
+use std::time::{Duration, Instant};
 
 /// A request as the engine needs it; the adapter fills it from the platform's request.
 pub struct Request<'r> {
@@ -29,7 +30,7 @@ pub enum RequestBody {
     /// The body stream failed before its end (client gone, host limit hit).
     Unreadable,
     /// The client sent nothing for this long, mid-body.
-    Stalled(std::time::Duration),
+    Stalled(Duration),
 }
 
 /// The Spin variable naming how long a request body may wait for its next bytes, in
@@ -38,14 +39,19 @@ pub const BODY_IDLE_TIMEOUT_VARIABLE: &str = "request_body_idle_timeout_ms";
 pub const DEFAULT_BODY_IDLE_TIMEOUT_MS: u64 = 10_000;
 
 /// `request_body_idle_timeout_ms` when it is a positive integer; else 10 s.
-pub fn body_idle_timeout(vars: &dyn Variables) -> std::time::Duration {
-    std::time::Duration::from_millis(
+pub fn body_idle_timeout(vars: &dyn Variables) -> Duration {
+    Duration::from_millis(
         vars.get(BODY_IDLE_TIMEOUT_VARIABLE)
             .and_then(|v| v.trim().parse::<u64>().ok())
             .filter(|&v| v > 0)
             .unwrap_or(DEFAULT_BODY_IDLE_TIMEOUT_MS),
     )
 }
+
+/// How long after a request began a retry of a read may still start: an interrupt that came
+/// after a long statement (a time budget) would only come again, and the client gets its 503
+/// without waiting for it [`READ_ATTEMPTS`] times.
+const RETRY_WINDOW: Duration = Duration::from_secs(1);
 
 /// [`handle_with`] without outbound HTTP or KV (no JWKS URL support): native tests, benches.
 pub fn handle<'s>(
@@ -67,12 +73,30 @@ pub fn handle_with<'s>(
 ) -> Response<'s> {
     // No request probes the schema (on Spin every request opens a new connection, so each
     // statement counts): one that meets a missing table or column migrates and runs again.
-    // A failed request changed nothing (ingest rolls back), so running it again is safe.
-    let result = match dispatch(store, vars, platform, &req, now) {
-        Err(e) if e.schema_miss => migrations::ensure_schema(store)
-            .map_err(ApiError::from)
-            .and_then(|()| dispatch(store, vars, platform, &req, now)),
-        result => result,
+    // A read the database found busy or interrupted runs again too, while the request is
+    // young. A failed request changed nothing (ingest rolls back), so running it again is
+    // safe; a write is left to its client (503, Retry-After: the agent retries).
+    let started = Instant::now();
+    let (mut migrated, mut attempts) = (false, 1);
+    let result = loop {
+        match dispatch(store, vars, platform, &req, now) {
+            Err(e) if e.schema_miss && !migrated => {
+                migrated = true;
+                if let Err(e) = migrations::ensure_schema(store) {
+                    break Err(ApiError::from(e));
+                }
+            }
+            Err(e)
+                if e.is_transient()
+                    && req.method == Method::Get
+                    && attempts < READ_ATTEMPTS
+                    && started.elapsed() < RETRY_WINDOW =>
+            {
+                attempts += 1;
+                store.reconnect();
+            }
+            result => break result,
+        }
     };
     if let Err(e) = &result {
         if e.schema_miss {

@@ -1,7 +1,7 @@
 //! The one error type of the engine. Every failure becomes exactly one Kubernetes `Status`
 //! (rendered in [`crate::render::status`]); constructors name the Kubernetes reason.
 
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 /// `details` of a `Status`, as Kubernetes fills it for NotFound and friends.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -16,9 +16,12 @@ pub struct ApiError {
     pub code: u16,
     pub reason: &'static str,
     pub message: String,
-    pub details: Option<StatusDetails>,
+    /// Boxed: rare, and it would triple the size of every `Result` the engine returns.
+    pub details: Option<Box<StatusDetails>>,
     /// A statement failed for a missing table or column: the engine migrates and retries.
     pub schema_miss: bool,
+    /// Seconds the client should wait before trying again (`Retry-After`).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -29,6 +32,7 @@ impl ApiError {
             message: message.into(),
             details: None,
             schema_miss: false,
+            retry_after: None,
         }
     }
 
@@ -53,11 +57,11 @@ impl ApiError {
             format!("{resource}.{group}")
         };
         Self {
-            details: Some(StatusDetails {
+            details: Some(Box::new(StatusDetails {
                 name: name.to_owned(),
                 group: group.to_owned(),
                 kind: resource.to_owned(),
-            }),
+            })),
             ..Self::new(404, "NotFound", format!("{qualified} \"{name}\" not found"))
         }
     }
@@ -115,6 +119,25 @@ impl ApiError {
         )
     }
 
+    /// 503: the database was busy or interrupted a statement (another writer, a backend's
+    /// time budget). Nothing was changed, so the same request may simply be sent again.
+    pub fn unavailable() -> Self {
+        Self {
+            retry_after: Some(1),
+            ..Self::new(
+                503,
+                "ServiceUnavailable",
+                "the database is busy or interrupted the query (a concurrent write, or a \
+                 statement over its time budget): retry later, or narrow the query",
+            )
+        }
+    }
+
+    /// A 503 from [`Self::unavailable`]: running the request again may pass.
+    pub fn is_transient(&self) -> bool {
+        self.code == 503
+    }
+
     /// Internals go to the log, never to the caller.
     pub fn internal() -> Self {
         Self::new(500, "InternalError", "an internal error occurred")
@@ -130,8 +153,35 @@ impl From<StoreError> for ApiError {
             };
         }
         eprintln!("edgepedia: store error: {e}");
+        if e.is_transient() {
+            return ApiError::unavailable();
+        }
         ApiError::internal()
     }
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// How many times in all a read that failed transiently is run. libSQL interrupts a reader
+/// beside a writer at once, so a second try passes.
+pub const READ_ATTEMPTS: u32 = 3;
+
+/// Runs `read` again, on a new connection, while it fails transiently, [`READ_ATTEMPTS`]
+/// times in all: for the later pages of a streamed list, whose status line has already been
+/// sent.
+pub fn retry_transient<T>(
+    store: &dyn Store,
+    mut read: impl FnMut() -> ApiResult<T>,
+) -> ApiResult<T> {
+    let mut result = read();
+    for _ in 1..READ_ATTEMPTS {
+        match &result {
+            Err(e) if e.is_transient() => {
+                store.reconnect();
+                result = read();
+            }
+            _ => break,
+        }
+    }
+    result
+}

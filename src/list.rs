@@ -1,7 +1,7 @@
 //! Executes a [`ListPlan`]: pages with `limit`/`continue`, counts when asked, and streams
 //! unpaged or large lists in internal keyset pages so memory stays bounded by one page.
 
-use crate::error::ApiResult;
+use crate::error::{retry_transient, ApiResult};
 use crate::paging::{Continue, ContinueKey, Cursor};
 use crate::plan::{ListPlan, SqlPlan};
 use crate::render::list::{ListMeta, ListWriter};
@@ -128,10 +128,27 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
         req,
         fingerprint,
     };
-    let first = pager.fetch(&mut position)?;
+    // A list read by more than one statement is one snapshot all the same (as Kubernetes
+    // lists are): a read transaction spans its pages, so an ingest committed meanwhile is
+    // either wholly in it or not at all. In WAL mode it does not hold up writers.
+    let snapshot = pager
+        .remaining_wanted
+        .is_none_or(|limit| limit > INTERNAL_PAGE);
+    if snapshot {
+        store.execute("BEGIN", &[])?;
+    }
+    let first = pager.fetch(&mut position).inspect_err(|_| {
+        if snapshot {
+            end_snapshot(store);
+        }
+    })?;
     let complete = !pager.more || pager.remaining_wanted == Some(0);
     if complete {
-        let meta = pager.metadata(&position)?;
+        let meta = pager.metadata(&position);
+        if snapshot {
+            end_snapshot(store);
+        }
+        let meta = meta?;
         let (mut writer, mut out) = pager.req.shape.head(Some(&meta), pager.req.now);
         for object in first {
             writer.item(&mut out, &object);
@@ -153,7 +170,7 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
         let w = writer.as_mut()?;
         let mut out = Vec::new();
         if pager.more && pager.remaining_wanted != Some(0) {
-            match pager.fetch(&mut position) {
+            match retry_transient(store, || pager.fetch(&mut position)) {
                 Ok(objects) => objects.iter().for_each(|o| w.item(&mut out, o)),
                 Err(e) => {
                     writer = None;
@@ -162,7 +179,11 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
             }
             return Some(Ok(out));
         }
-        let meta = match pager.metadata(&position) {
+        let meta = pager.metadata(&position);
+        if snapshot {
+            end_snapshot(store);
+        }
+        let meta = match meta {
             Ok(meta) => meta,
             Err(e) => return Some(Err(e)),
         };
@@ -170,6 +191,13 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
         Some(Ok(out))
     });
     Ok(Body::Stream(Box::new(stream)))
+}
+
+/// Ends a list's read transaction. It wrote nothing, so a failure changes nothing: after a
+/// transient error the rest of the list was read on a new connection (`Store::reconnect`),
+/// which has no transaction to end, and a list abandoned mid-way ends it by closing.
+fn end_snapshot(store: &dyn Store) {
+    let _ = store.execute("COMMIT", &[]);
 }
 
 struct Pager<'s> {

@@ -9,7 +9,7 @@ use crate::plan::{self, Column, ListPlan, Order, Predicate, Projection, Source};
 use crate::render::list::ListMeta;
 use crate::render::table::{IncludeObject, TableWriter};
 use crate::resource_types;
-use crate::response::{Body, Response, JSON};
+use crate::response::Response;
 use crate::route::ResourceRoute;
 use crate::store::{SqlValue, Store};
 use edgepedia_api::catalog;
@@ -122,11 +122,7 @@ pub fn list_response<'s>(
         with_remaining_count: opts.with_remaining_count,
         now,
     };
-    Ok(Response {
-        status: 200,
-        content_type: JSON,
-        body: list::run(store, request)?,
-    })
+    Ok(Response::ok(200, list::run(store, request)?))
 }
 
 /// Every list filter of DESIGN §3 that is not about the resource type: the route's cluster
@@ -223,11 +219,7 @@ fn get<'s>(
             out
         }
     };
-    Ok(Response {
-        status: 200,
-        content_type: JSON,
-        body: Body::Full(body),
-    })
+    Ok(Response::json(200, body))
 }
 
 /// `containers` and `containers/{name}`: one item per (init) container of the matching pods;

@@ -16,19 +16,29 @@ pub struct Response<'s> {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Body<'s>,
+    /// `Retry-After`, in seconds.
+    pub retry_after: Option<u32>,
 }
 
 impl<'s> Response<'s> {
     pub fn json(status: u16, bytes: Vec<u8>) -> Self {
+        Self::ok(status, Body::Full(bytes))
+    }
+
+    pub fn ok(status: u16, body: Body<'s>) -> Self {
         Self {
             status,
             content_type: JSON,
-            body: Body::Full(bytes),
+            body,
+            retry_after: None,
         }
     }
 
     pub fn error(error: &ApiError) -> Self {
-        Self::json(error.code, status_json(error))
+        Self {
+            retry_after: error.retry_after,
+            ..Self::json(error.code, status_json(error))
+        }
     }
 
     /// The whole body, for tests and callers that do not stream.

@@ -15,20 +15,23 @@ use spin_sdk::http::{
 };
 use spin_sdk::http_component;
 use spin_sdk::sqlite::{Connection, Value};
-use std::cell::OnceCell;
+use std::cell::{OnceCell, RefCell};
 use wasi::clocks::monotonic_clock;
 
 /// The `default` database, opened on first use so health checks never touch it.
 #[derive(Default)]
-struct SpinStore(OnceCell<Result<Connection, String>>);
+struct SpinStore(RefCell<Option<Connection>>);
 
 impl Store for SpinStore {
     fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
-        let conn = self
-            .0
-            .get_or_init(|| Connection::open_default().map_err(|e| format!("open database: {e}")))
-            .as_ref()
-            .map_err(|e| StoreError(e.clone()))?;
+        let mut slot = self.0.borrow_mut();
+        let conn = match &mut *slot {
+            Some(conn) => conn,
+            empty => empty.insert(
+                Connection::open_default()
+                    .map_err(|e| StoreError(format!("open database: {e}")))?,
+            ),
+        };
         let params: Vec<Value> = params
             .iter()
             .map(|p| match p {
@@ -58,6 +61,10 @@ impl Store for SpinStore {
                     .collect()
             })
             .collect())
+    }
+
+    fn reconnect(&self) {
+        self.0.borrow_mut().take();
     }
 }
 
@@ -217,11 +224,14 @@ impl std::future::Future for Timer {
 }
 
 async fn write_response(response: Response<'_>, out: ResponseOutparam) {
-    let headers = Fields::from_list(&[(
+    let mut headers = vec![(
         "content-type".to_owned(),
         response.content_type.as_bytes().to_vec(),
-    )])
-    .unwrap_or_else(|_| Fields::new());
+    )];
+    if let Some(seconds) = response.retry_after {
+        headers.push(("retry-after".to_owned(), seconds.to_string().into_bytes()));
+    }
+    let headers = Fields::from_list(&headers).unwrap_or_else(|_| Fields::new());
     let outgoing = OutgoingResponse::new(headers);
     let _ = outgoing.set_status_code(response.status);
     let mut sink = outgoing.take_body();

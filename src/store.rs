@@ -83,7 +83,31 @@ impl StoreError {
     pub fn is_schema_miss(&self) -> bool {
         self.0.contains("no such table") || self.0.contains("no such column")
     }
+
+    /// The backend refused or stopped the statement for a reason that passes on its own (see
+    /// [`TRANSIENT`]). The statement's transaction, if any, is rolled back.
+    pub fn is_transient(&self) -> bool {
+        let text = self.0.to_ascii_lowercase();
+        TRANSIENT.iter().any(|needle| text.contains(needle))
+    }
 }
+
+/// Error texts (lowercased) of failures that pass on their own: SQLite's busy and
+/// interrupted (a writer past the busy timeout; a statement time budget); sqld's forced
+/// rollback of a transaction that held the write lock 5 s while another writer waited, and
+/// its expired or unknown streams (10 s idle; Turso answers "stream not found") — docs/
+/// DECISIONS.md, "libSQL and Redis".
+const TRANSIENT: &[&str] = &[
+    "database is locked",
+    "database table is locked",
+    "busy",
+    "interrupt",
+    "transaction timed out",
+    "transaction_timeout",
+    "stream_expired",
+    "stream has expired",
+    "stream not found",
+];
 
 pub type Row = Vec<SqlValue>;
 
@@ -97,6 +121,11 @@ pub trait Store {
     fn execute(&self, sql: &str, params: &[SqlValue]) -> Result<(), StoreError> {
         self.query(sql, params).map(drop)
     }
+
+    /// Drops the connection, so the next statement opens a new one: after a transient
+    /// failure, a remote backend's connection may be unusable (libSQL keeps an expired
+    /// stream's baton and fails every later statement on it).
+    fn reconnect(&self) {}
 }
 
 /// How long a writer waits for another one's transaction before giving up (SQLITE_BUSY).

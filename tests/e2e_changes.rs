@@ -431,6 +431,42 @@ fn changes_older_than_retention_are_410() {
     assert_eq!(summary(&items).len(), 1);
 }
 
+/// Retention can prune every change (nothing changed for longer than it): the feed's head is
+/// then the newest pruned seq, not 0, so cursors handed out before, and the one a fresh
+/// start hands out, keep working and see the next change.
+#[test]
+fn a_fully_pruned_feed_keeps_its_cursors() {
+    let s = Server::start_with_env(&[("SPIN_VARIABLE_CHANGES_RETENTION_SECONDS", "1")]);
+    let admin = admin_token();
+    push_ok(&s, CLUSTER, &fixture::path(CLUSTER));
+    let (first, after_first) = walk(&s, "", 1000, &admin, "");
+    assert_eq!(first.len(), fixture::objects(CLUSTER).len());
+
+    // Two seconds on, an identical re-push records nothing and prunes everything.
+    next_second();
+    next_second();
+    push_ok(&s, CLUSTER, &fixture::path(CLUSTER));
+    let (items, kept) = page(&s, &format!("since={after_first}"), &admin);
+    assert!(items.is_empty(), "{items:?}");
+    assert_eq!(kept, after_first, "nothing new: the cursor stays");
+    let (items, fresh) = page(&s, "", &admin);
+    assert!(items.is_empty(), "{items:?}");
+    assert_eq!(fresh, after_first, "a fresh start is at the head");
+
+    events(
+        &s,
+        json!([{"type": "ADDED", "resource": "pods", "object": pod("late", "uid-late", "1", "x")}]),
+    );
+    let late = [(
+        "ADDED".into(),
+        CLUSTER.into(),
+        "pods".into(),
+        "default/late".into(),
+    )];
+    let (items, _) = page(&s, &format!("since={after_first}"), &admin);
+    assert_eq!(summary(&items), late);
+}
+
 /// `sync-agent changes` with the admin token.
 fn agent_changes(s: &Server, args: &[&str]) -> std::process::Output {
     std::process::Command::new(support::agent_bin())

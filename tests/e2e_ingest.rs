@@ -178,3 +178,71 @@ fn stdin_push_and_write_scopes_and_limits() {
         (405, Some("MethodNotAllowed"))
     );
 }
+
+/// An unpaged list streams in pages of 500 rows, each read by its own statement, while the
+/// client reads the body; a push committed meanwhile is not in it: the whole list is the one
+/// snapshot its first page saw, as a Kubernetes list is one consistent read.
+#[test]
+fn an_unpaged_list_is_one_snapshot_while_a_push_commits() {
+    use std::io::Read;
+    let s = Server::start();
+    let count = 1_200;
+    // Large pods, so the body (about 19 MB) is far more than the socket buffers: the
+    // component cannot read the later pages before the client reads on.
+    let version = |prefix: &str| -> std::path::PathBuf {
+        let items: Vec<_> = (0..count)
+            .map(|i| {
+                json!({"apiVersion": "v1", "kind": "Pod",
+                    "metadata": {"name": format!("{prefix}{i:04}"), "namespace": "default",
+                                 "uid": format!("uid-{prefix}{i:04}"), "resourceVersion": "1",
+                                 "annotations": {"pad": "x".repeat(16_000)}}})
+            })
+            .collect();
+        let file = s.state.path().join(format!("{prefix}.json"));
+        let list = json!({"apiVersion": "v1", "kind": "List", "items": items});
+        std::fs::write(&file, serde_json::to_vec(&list).unwrap()).unwrap();
+        file
+    };
+    let (a, b) = (version("a"), version("b"));
+    let pushed = s.push("c1", &a, &[]);
+    assert!(pushed.status.success(), "{pushed:?}");
+
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let response = agent
+        .get(&s.url("/apis/clusterpedia.io/v1beta1/resources/api/v1/pods"))
+        .header(
+            "Authorization",
+            &format!("Bearer {}", support::admin_token()),
+        )
+        .call()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let mut body = response
+        .into_body()
+        .into_with_config()
+        .limit(u64::MAX)
+        .reader();
+    let mut start = vec![0; 64 * 1024];
+    body.read_exact(&mut start).unwrap();
+
+    let pushed = s.push("c1", &b, &[]);
+    assert!(pushed.status.success(), "{pushed:?}");
+    let mut rest = Vec::new();
+    body.read_to_end(&mut rest).unwrap();
+    start.extend(rest);
+    let list: serde_json::Value = serde_json::from_slice(&start).unwrap();
+    let want: Vec<String> = (0..count).map(|i| format!("c1/default/a{i:04}")).collect();
+    let got = keys(&list);
+    assert!(
+        got == want,
+        "{} items, {} of them from the snapshot pushed while the list streamed",
+        got.len(),
+        got.iter().filter(|k| k.starts_with("c1/default/b")).count()
+    );
+
+    let (_, now) = s.get("/apis/clusterpedia.io/v1beta1/resources/api/v1/pods?limit=1");
+    assert_eq!(keys(&now), ["c1/default/b0000"], "the push did commit");
+}

@@ -1,6 +1,7 @@
 //! Overload through the real runtime: requests beyond `--max-concurrent-requests` are
 //! answered 429 with `Retry-After` at once (never queued without bound), and the slot comes
-//! back when the request holding it ends.
+//! back when the request holding it ends; a stalled body gets 408; a query over the
+//! runtime's statement time budget gets 503 with `Retry-After`.
 
 mod support;
 
@@ -121,4 +122,61 @@ fn a_stalled_request_body_gets_408_from_the_component() {
         took < Duration::from_secs(10),
         "answered long before the runtime's deadlines"
     );
+}
+
+/// A whereSQL whose LIKE backtracks over long runs of one letter costs ~30 M comparisons per
+/// object here: seconds for the whole table, minutes on a large one. SQLite interrupts it at
+/// the runtime's statement budget; the component answers 503 + Retry-After (not 500, not a
+/// request held until its deadline), and the next request is served as usual.
+#[test]
+fn a_query_over_the_statement_budget_gets_503_with_retry_after() {
+    let s = Server::start_with_env(&[("EDGEPEDIA_SQL_STATEMENT_TIMEOUT_MS", "300")]);
+    let run = "a".repeat(20_000);
+    let items: Vec<serde_json::Value> = (0..100)
+        .map(|i| {
+            serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": format!("cm{i:03}"), "namespace": "default",
+                             "uid": format!("uid-cm{i:03}"), "resourceVersion": "1"},
+                "data": {"run": run}})
+        })
+        .collect();
+    let file = s.state.path().join("configmaps.json");
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
+    std::fs::write(&file, serde_json::to_vec(&list).unwrap()).unwrap();
+    let pushed = s.push("c1", &file, &[]);
+    assert!(pushed.status.success(), "{pushed:?}");
+
+    let configmaps = "/apis/clusterpedia.io/v1beta1/resources/api/v1/configmaps";
+    let (status, all) = s.get(&format!("{configmaps}?limit=500"));
+    assert_eq!(status, 200, "{all}");
+    assert_eq!(all["items"].as_array().map(Vec::len), Some(items.len()));
+
+    let pattern = format!("%{}b%", "a".repeat(1_500));
+    let where_sql = format!("json_extract(object, '$') LIKE '{pattern}'");
+    let query: String = form_urlencoded::Serializer::new(String::new())
+        .append_pair("whereSQL", &where_sql)
+        .finish();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut slow = agent
+        .get(&s.url(&format!("{configmaps}?{query}")))
+        .header(
+            "Authorization",
+            &format!("Bearer {}", support::admin_token()),
+        )
+        .call()
+        .unwrap();
+    assert_eq!(slow.status(), 503);
+    assert_eq!(slow.headers().get("retry-after").unwrap(), "1");
+    let body: serde_json::Value =
+        serde_json::from_str(&slow.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(body["kind"], "Status");
+    assert_eq!(body["reason"], "ServiceUnavailable");
+    assert_eq!(body["details"]["retryAfterSeconds"], 1);
+
+    let (status, again) = s.get(&format!("{configmaps}?names=cm007"));
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(support::keys(&again), ["c1/default/cm007"]);
 }

@@ -8,6 +8,7 @@ mod key_value;
 mod manifest;
 mod outbound;
 mod runtime;
+mod runtime_config;
 mod server;
 mod spin_imports;
 mod sqlite;
@@ -40,6 +41,11 @@ struct Cli {
     /// cache; default `.spin` next to the manifest, as `spin up` lays it out.
     #[arg(long, env = "EDGEPEDIA_STATE_DIR")]
     state_dir: Option<PathBuf>,
+    /// A Spin runtime config file, as `spin up --runtime-config-file` takes: where the SQLite
+    /// databases and key-value stores live (local files, Redis); see deploy/runtime-config/.
+    /// Labels it does not configure keep their files in the state dir.
+    #[arg(long, env = "EDGEPEDIA_RUNTIME_CONFIG_FILE")]
+    runtime_config_file: Option<PathBuf>,
     /// Without SPIN_VARIABLE_JWT_HS256_SECRET: create a dev secret in the state dir and print
     /// an admin token.
     #[arg(long)]
@@ -70,6 +76,14 @@ struct Cli {
     /// in milliseconds.
     #[arg(long, env = "EDGEPEDIA_BODY_IDLE_TIMEOUT_MS", default_value_t = 10_000)]
     body_idle_timeout_ms: u64,
+    /// Longest one SQL statement may run before SQLite interrupts it, in milliseconds (0: no
+    /// limit); the component answers 503 with Retry-After. Spin has no such limit.
+    #[arg(
+        long,
+        env = "EDGEPEDIA_SQL_STATEMENT_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
+    sql_statement_timeout_ms: u64,
 }
 
 fn main() {
@@ -92,6 +106,10 @@ async fn run() -> Result<()> {
     });
     std::fs::create_dir_all(&state_dir)
         .with_context(|| format!("creating {}", state_dir.display()))?;
+    let stores = match &cli.runtime_config_file {
+        Some(path) => runtime_config::load(path)?.stores(&app, &state_dir)?,
+        None => runtime_config::Stores::spin_defaults(&app, &state_dir),
+    };
 
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let mut overrides = BTreeMap::new();
@@ -115,9 +133,8 @@ async fn run() -> Result<()> {
         ticker.increment_epoch();
     });
 
-    let spin = Arc::new(spin_imports::SpinResources::open(
-        &app,
-        &state_dir,
+    let spin = Arc::new(spin_imports::SpinResources::open_stores(
+        &stores,
         variables.clone(),
         if cli.sqlite_pooled {
             sqlite::ConnectionMode::Pooled
@@ -125,6 +142,10 @@ async fn run() -> Result<()> {
             sqlite::ConnectionMode::PerGuestConnection
         },
     )?);
+    let budget = Some(Duration::from_millis(cli.sql_statement_timeout_ms)).filter(|b| !b.is_zero());
+    for database in spin.sqlite.values() {
+        database.set_statement_budget(budget);
+    }
     let server = Arc::new(server::Server {
         pre,
         spin,
@@ -163,6 +184,13 @@ async fn run() -> Result<()> {
         state_dir.display(),
         variables::describe(&app, &variables)
     );
+    if let Some(path) = &cli.runtime_config_file {
+        eprintln!(
+            "edgepedia-host: runtime config {}: {}",
+            path.display(),
+            stores.describe()
+        );
+    }
     if let Some(secret) = dev_secret {
         let get = |n: &str| variables.0.get(n).cloned().unwrap_or_default();
         let token = dev_token::admin_token(&secret, &get("jwt_issuer"), &get("jwt_audience"))?;

@@ -3,11 +3,14 @@
 //! `key_value` and `variables`.
 
 pub use crate::key_value::KvHandle;
+use crate::key_value::KvStore;
 use crate::sqlite::{ConnectionMode, ConnectionPool};
 pub use crate::sqlite::{SqliteHandle, SqliteHandleV3};
 use crate::state::HostState;
 use crate::variables::Resolved;
+use anyhow::Context;
 use std::collections::BTreeMap;
+#[cfg(test)]
 use std::path::Path;
 use std::sync::Arc;
 use wasmtime::component::{HasSelf, Linker};
@@ -34,48 +37,49 @@ pub fn add_to_linker(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
     Ok(())
 }
 
-/// What the runtime shares across requests: a connection pool per SQLite database label, the
-/// key-value file, and the resolved variables.
+/// What the runtime shares across requests: a connection pool per SQLite database label, a
+/// backend per key-value store label, and the resolved variables.
 pub struct SpinResources {
     pub sqlite: BTreeMap<String, Arc<ConnectionPool>>,
-    pub key_value: Option<Arc<ConnectionPool>>,
-    pub key_value_labels: Vec<String>,
+    pub key_value: BTreeMap<String, Arc<KvStore>>,
     pub variables: Resolved,
 }
 
 impl SpinResources {
     /// Opens (creating when missing) the files `spin up` would use in `state_dir`.
+    #[cfg(test)]
     pub fn open(
         app: &crate::manifest::App,
         state_dir: &Path,
         variables: Resolved,
         sqlite_mode: ConnectionMode,
     ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(state_dir)?;
+        let stores = crate::runtime_config::Stores::spin_defaults(app, state_dir);
+        Self::open_stores(&stores, variables, sqlite_mode)
+    }
+
+    /// Opens every store where `stores` puts it, creating missing files and their directories
+    /// as Spin does, so a bad path fails at start-up rather than per request.
+    pub fn open_stores(
+        stores: &crate::runtime_config::Stores,
+        variables: Resolved,
+        sqlite_mode: ConnectionMode,
+    ) -> anyhow::Result<Self> {
         let mut sqlite = BTreeMap::new();
-        for label in &app.sqlite_databases {
-            // `spin up` keeps the default database in sqlite_db.db, others in <label>.db.
-            let file = if label == "default" {
-                "sqlite_db.db".to_owned()
-            } else {
-                format!("{label}.db")
+        for (label, path) in &stores.sqlite {
+            let open = || {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                ConnectionPool::new(path, sqlite_mode)
             };
-            sqlite.insert(
-                label.clone(),
-                Arc::new(ConnectionPool::new(&state_dir.join(file), sqlite_mode)?),
-            );
+            let pool = open()
+                .with_context(|| format!("sqlite_database.{label}: opening {}", path.display()))?;
+            sqlite.insert(label.clone(), Arc::new(pool));
         }
-        let key_value = if app.key_value_stores.is_empty() {
-            None
-        } else {
-            Some(Arc::new(crate::key_value::open(
-                &state_dir.join("sqlite_key_value.db"),
-            )?))
-        };
         Ok(Self {
             sqlite,
-            key_value,
-            key_value_labels: app.key_value_stores.clone(),
+            key_value: crate::key_value::open_stores(&stores.key_value)?,
             variables,
         })
     }

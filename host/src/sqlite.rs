@@ -7,7 +7,9 @@ use crate::spin_imports::{blocking, sqlite_v2 as v2, sqlite_v3 as v3};
 use crate::state::HostState;
 use rusqlite::types::{Value, ValueRef};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use wasmtime::component::Resource;
 
 /// How guest connections map to SQLite connections.
@@ -28,6 +30,8 @@ pub struct ConnectionPool {
     path: std::path::PathBuf,
     mode: ConnectionMode,
     idle: Mutex<Vec<rusqlite::Connection>>,
+    /// Longest one guest statement may run, in milliseconds (0: no limit).
+    statement_budget_ms: AtomicU64,
 }
 
 impl ConnectionPool {
@@ -37,6 +41,7 @@ impl ConnectionPool {
             path: path.to_owned(),
             mode,
             idle: Mutex::new(Vec::new()),
+            statement_budget_ms: AtomicU64::new(0),
         };
         let first = pool.connect()?;
         pool.give_back(first);
@@ -54,6 +59,24 @@ impl ConnectionPool {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         Ok(conn)
+    }
+
+    /// Interrupts any guest statement that has used `budget` of CPU time (SQLITE_INTERRUPT): a
+    /// query that would scan for minutes ends with an error the component answers 503,
+    /// instead of holding its instance and connection until the request deadline. Spin has no
+    /// such limit; the component does not rely on one.
+    pub fn set_statement_budget(&self, budget: Option<Duration>) {
+        let ms = budget.map_or(0, |b| {
+            u64::try_from(b.as_millis()).unwrap_or(u64::MAX).max(1)
+        });
+        self.statement_budget_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn statement_budget(&self) -> Option<Duration> {
+        match self.statement_budget_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
     }
 
     pub fn take(&self) -> rusqlite::Result<rusqlite::Connection> {
@@ -121,6 +144,7 @@ impl SqliteHandle {
         statement: String,
         parameters: Vec<Value>,
     ) -> Result<Rows, Failure> {
+        let budget = self.pool.statement_budget();
         let conn = match &self.conn {
             Some(conn) => conn.clone(),
             None => {
@@ -138,7 +162,8 @@ impl SqliteHandle {
             let conn = conn
                 .lock()
                 .map_err(|_| Failure::Io("connection poisoned".into()))?;
-            run_statement(&conn, &statement, parameters).map_err(|e| Failure::Io(e.to_string()))
+            run_statement(&conn, &statement, parameters, budget)
+                .map_err(|e| Failure::Io(e.to_string()))
         })
         .await
         .unwrap_or_else(|| Err(Failure::Io("worker failed".into())))
@@ -166,7 +191,51 @@ impl SqliteHandle {
     }
 }
 
+/// SQLite calls the progress handler every this many virtual-machine steps. One step can be
+/// long (a LIKE over a large text is one step), so checking often is what keeps the budget;
+/// a clock read per 100 steps costs about 1% of a statement's time.
+const PROGRESS_STEPS: std::ffi::c_int = 100;
+
 fn run_statement(
+    conn: &rusqlite::Connection,
+    sql: &str,
+    parameters: Vec<Value>,
+    budget: Option<Duration>,
+) -> rusqlite::Result<Rows> {
+    if let Some(budget) = budget {
+        // The budget is the statement's own CPU time: with many statements sharing few cores,
+        // wall time would also count the waits for a core. The clock is cheap and checked
+        // first; the thread's CPU time (a system call) only once wall time is over budget.
+        let deadline = Instant::now() + budget;
+        let cpu_limit = thread_cpu_time() + budget;
+        conn.progress_handler(
+            PROGRESS_STEPS,
+            Some(move || Instant::now() >= deadline && thread_cpu_time() >= cpu_limit),
+        );
+    }
+    let rows = collect_rows(conn, sql, parameters);
+    if budget.is_some() {
+        conn.progress_handler(0, None::<fn() -> bool>);
+    }
+    rows
+}
+
+/// CPU time the calling thread has used. A guest statement runs from its first step to its
+/// last row on one blocking thread (`run_statement`), so the difference is its own work.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
+}
+
+fn collect_rows(
     conn: &rusqlite::Connection,
     sql: &str,
     parameters: Vec<Value>,
@@ -334,6 +403,27 @@ mod tests {
         };
         let spin = SpinResources::open(&app, dir, Default::default(), mode).unwrap();
         HostState::new(Arc::new(spin), Default::default())
+    }
+
+    /// A statement that runs past its budget of CPU time ends with SQLite's "interrupted";
+    /// a cheap one on the same connection right after runs as usual.
+    #[tokio::test]
+    async fn a_statement_over_its_budget_is_interrupted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = state(dir.path(), ConnectionMode::PerGuestConnection);
+        s.spin.sqlite["default"].set_statement_budget(Some(Duration::from_millis(100)));
+        let c = s.open("default".into()).await.unwrap();
+        let endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) \
+                       SELECT count(*) FROM n";
+        let stopped = s
+            .execute(Resource::new_borrow(c.rep()), endless.into(), vec![])
+            .await;
+        assert!(
+            matches!(&stopped, Err(v3::Error::Io(m)) if m.contains("interrupted")),
+            "{stopped:?}"
+        );
+        let quick = s.execute(c, "SELECT 41 + 1".into(), vec![]).await.unwrap();
+        assert!(matches!(quick.rows[0].values[0], v3::Value::Integer(42)));
     }
 
     /// A TEMP table lives and dies with its SQLite connection: it tells whether a new guest

@@ -20,6 +20,9 @@ pub fn status_json(error: &ApiError) -> Vec<u8> {
         }
         status["details"] = details;
     }
+    if let Some(seconds) = error.retry_after {
+        status["details"]["retryAfterSeconds"] = json!(seconds);
+    }
     serde_json::to_vec(&status).unwrap_or_default()
 }
 

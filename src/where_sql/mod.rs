@@ -30,7 +30,7 @@
 //!   (docs/DECISIONS.md), so the same texts are accepted: from U+0080 on every character is an
 //!   identifier character (look-alike `;` or invisible characters make an unknown name), and a
 //!   number ends where its digits do (`1AND` is `1 AND`).
-//! - Limits: 4096 bytes, nesting 64 (parentheses, NOTs and IN lists, counted by the parser, so
+//! - Limits: 4096 bytes, nesting 24 (parentheses, NOTs and IN lists, counted by the parser, so
 //!   it never recurses deeper), 1000 items per IN list. A chain of one operator
 //!   (`a OR b OR …`) is one flat node, so long chains are not held to the nesting limit; it is
 //!   rendered as balanced groups, so SQLite's expression depth limit (1000) is never reached
@@ -44,7 +44,7 @@ use crate::store::SqlValue;
 use lexer::Token;
 
 pub const MAX_LEN: usize = 4096;
-const MAX_DEPTH: usize = 64;
+const MAX_DEPTH: usize = 24;
 const MAX_IN_ITEMS: usize = 1000;
 
 /// (name in whereSQL, stored column).

@@ -912,9 +912,10 @@ mod tests {
         }
     }
 
-    /// 64 levels of parentheses, NOTs or IN lists parse (and run on SQLite); 65 are refused.
+    /// `MAX_DEPTH` levels of parentheses, NOTs or IN lists parse (and run on SQLite); one more is
+    /// refused.
     #[test]
-    fn nesting_is_limited_to_64() {
+    fn nesting_is_limited() {
         let store = RusqliteStore::open_in_memory().unwrap();
         crate::migrations::ensure_schema(&store).unwrap();
         let parens = |n: usize| format!("{}name = 'a'{}", "(".repeat(n), ")".repeat(n));
@@ -938,7 +939,10 @@ mod tests {
                 )
                 .unwrap();
             let m = refused(&build(MAX_DEPTH + 1));
-            assert!(m.contains("nested deeper than 64 levels"), "{m}");
+            assert!(
+                m.contains(&format!("nested deeper than {MAX_DEPTH} levels")),
+                "{m}"
+            );
         }
         // Deeper than any limit: refused without recursing that deep.
         let m = refused(&"(".repeat(MAX_LEN));

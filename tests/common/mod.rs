@@ -4,8 +4,10 @@
 
 use edgepedia::auth::{ScopeClaims, Variables};
 use edgepedia::engine::{handle, Request, RequestBody};
+use edgepedia::response::Response;
 use edgepedia::route::Method;
 use edgepedia::store::rusqlite_store::RusqliteStore;
+use edgepedia::store::Store;
 use jwt_simple::prelude::*;
 use serde_json::{json, Value};
 
@@ -37,6 +39,31 @@ pub fn token(scope: &str, clusters: Option<Vec<&str>>) -> String {
         .unwrap()
 }
 
+/// One request through `engine::handle` on `store`, its response not yet read.
+pub fn send<'s>(
+    store: &'s dyn Store,
+    method: Method,
+    target: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> Response<'s> {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let auth = token.map(|t| format!("Bearer {t}"));
+    handle(
+        store,
+        &Vars,
+        Request {
+            method,
+            path,
+            query,
+            authorization: auth.as_deref(),
+            accept: None,
+            body: RequestBody::Bytes(body),
+        },
+        NOW,
+    )
+}
+
 pub struct Harness {
     pub store: RusqliteStore,
     pub admin: String,
@@ -57,21 +84,7 @@ impl Harness {
         token: Option<&str>,
         body: Vec<u8>,
     ) -> (u16, Value) {
-        let (path, query) = target.split_once('?').unwrap_or((target, ""));
-        let auth = token.map(|t| format!("Bearer {t}"));
-        let response = handle(
-            &self.store,
-            &Vars,
-            Request {
-                method,
-                path,
-                query,
-                authorization: auth.as_deref(),
-                accept: None,
-                body: RequestBody::Bytes(body),
-            },
-            NOW,
-        );
+        let response = send(&self.store, method, target, token, body);
         let status = response.status;
         let bytes = response.collect().unwrap();
         (

@@ -4,6 +4,7 @@
 //! `EDGEPEDIA_HOST_BIN`, `EDGEPEDIA_AGENT_BIN` and `EDGEPEDIA_WASM` override their paths.
 #![allow(dead_code)]
 
+pub mod dataset;
 pub mod fixture;
 
 use serde_json::Value;
