@@ -68,15 +68,7 @@ fn lines(out: &Output) -> BTreeSet<String> {
 
 #[test]
 fn the_ci_checks_answer_from_the_edge() {
-    let s = Server::start();
-    for cluster in fixture::CLUSTERS {
-        let out = s.push(cluster, &fixture::path(cluster), &[]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let s = Server::with_fixtures();
 
     // image-absent: every pod running the image, from the fixture; exit 1. Absent: exit 0.
     let image = running_image();
@@ -260,19 +252,7 @@ fn edge_for(provider: &Provider) -> Server {
         &EncodingKey::from_secret(support::SECRET.as_bytes()),
     )
     .unwrap();
-    for cluster in fixture::CLUSTERS {
-        let out = Command::new(support::agent_bin())
-            .args(["push", "--server", &server.base, "--token", &writer])
-            .args(["--cluster", cluster, "--file"])
-            .arg(fixture::path(cluster))
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "push {cluster}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    server.push_fixtures_as(&writer, &[]);
     server
 }
 

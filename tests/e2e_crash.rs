@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use support::fixture::{self, plural, SEED_RESOURCES};
+use support::rng::Rng;
 use support::{admin_token, Server};
 
 const FEED: &str = "/apis/clusterpedia.io/v1beta1/changes";
@@ -24,23 +25,6 @@ const FEED: &str = "/apis/clusterpedia.io/v1beta1/changes";
 const SNAP: &str = "prod-eu-1";
 /// Fed by watch deltas only.
 const DELTAS: &str = "crash-deltas";
-
-/// A tiny seeded xorshift64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn seed() -> u64 {
     std::env::var("EDGEPEDIA_CRASH_SEED")
@@ -78,7 +62,7 @@ fn variant(round: u64, rng: &mut Rng) -> Vec<Value> {
         }
         out.push(o);
     }
-    for k in 0..=rng.below(3) {
+    for k in 0..=rng.below(3) as u64 {
         let mut pod = template.clone().unwrap();
         pod["metadata"]["name"] = json!(format!("crash-r{round}-{k}"));
         pod["metadata"]["uid"] = json!(format!("uid-crash-r{round}-{k}"));
@@ -314,7 +298,7 @@ fn crashes_during_ingest_leave_whole_snapshots_and_a_faithful_feed() {
         let new = variant(round, &mut rng);
         let file = dir.path().join(format!("round-{round}.json"));
         write_list(&file, &new);
-        let delay = rng.below(301);
+        let delay = rng.below(301) as u64;
         let ride_through = rng.below(2) == 0;
         let context = format!("round {round} (seed {seed}, crash after {delay} ms)");
 

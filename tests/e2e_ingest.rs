@@ -5,22 +5,14 @@
 mod support;
 
 use serde_json::json;
-use support::fixture::{expected, kind_is, CLUSTERS};
+use support::fixture::{expected, kind_is};
 use support::{keys, mint, Server};
 
 const PODS: &str = "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods";
 
 #[test]
 fn a_new_snapshot_replaces_and_a_failed_push_changes_nothing() {
-    let s = Server::start();
-    for cluster in CLUSTERS {
-        let out = s.push(cluster, &support::fixture::path(cluster), &[]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let s = Server::with_fixtures();
     let before = keys(&s.get(PODS).1);
     assert_eq!(before, expected(kind_is("Pod")));
 

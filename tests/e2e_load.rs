@@ -37,6 +37,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use support::dataset::{self, Obj};
+use support::rng::Rng;
 use support::{admin_token, Server};
 
 const P: &str = "/apis/clusterpedia.io/v1beta1";
@@ -47,23 +48,6 @@ const ONE_STATEMENT: usize = 500;
 const FEED_LIMIT: usize = 500;
 /// Failure messages kept for the report.
 const KEPT: usize = 40;
-
-/// A tiny seeded xorshift64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn env_num(name: &str, default: u64) -> u64 {
     match std::env::var(name) {
@@ -1291,6 +1275,21 @@ impl<'s, 't> Client<'s, 't> {
 }
 
 fn items_of(path: &str, body: &Answer) -> Result<Vec<Got>, Fail> {
+    parse_items(
+        path,
+        body,
+        "an item without cluster, kind, name, uid or resourceVersion",
+        got_of,
+    )
+}
+
+/// Each of an answer's items through `parse`; `malformed` names an item it refuses.
+fn parse_items<T>(
+    path: &str,
+    body: &Answer,
+    malformed: &str,
+    parse: impl Fn(&Doc) -> Option<T>,
+) -> Result<Vec<T>, Fail> {
     let items = body
         .doc
         .items
@@ -1298,13 +1297,7 @@ fn items_of(path: &str, body: &Answer) -> Result<Vec<Got>, Fail> {
         .ok_or_else(|| Fail::Wrong(format!("GET {path}: no items: {}", short(&body.text))))?;
     items
         .iter()
-        .map(|i| {
-            got_of(i).ok_or_else(|| {
-                Fail::Wrong(format!(
-                    "GET {path}: an item without cluster, kind, name, uid or resourceVersion: {i:?}"
-                ))
-            })
-        })
+        .map(|i| parse(i).ok_or_else(|| Fail::Wrong(format!("GET {path}: {malformed}: {i:?}"))))
         .collect()
 }
 
@@ -1321,34 +1314,24 @@ struct Change {
 }
 
 fn feed_items(path: &str, body: &Answer) -> Result<Vec<Change>, Fail> {
-    let items = body
-        .doc
-        .items
-        .as_ref()
-        .ok_or_else(|| Fail::Wrong(format!("GET {path}: no items: {}", short(&body.text))))?;
-    items
-        .iter()
-        .map(|i| {
-            let object = i.object.as_ref().map(|o| {
-                (
-                    o.metadata.uid.clone().unwrap_or_default(),
-                    o.metadata.resource_version.clone().unwrap_or_default(),
-                )
-            });
-            (|| {
-                Some(Change {
-                    kind: i.change.clone()?,
-                    cluster: i.cluster.clone()?,
-                    resource: i.resource.clone()?,
-                    namespace: i.namespace.clone()?,
-                    name: i.name.clone()?,
-                    uid: i.uid.clone()?,
-                    object,
-                })
-            })()
-            .ok_or_else(|| Fail::Wrong(format!("GET {path}: a malformed change: {i:?}")))
-        })
-        .collect()
+    parse_items(path, body, "a malformed change", change_of)
+}
+
+fn change_of(i: &Doc) -> Option<Change> {
+    Some(Change {
+        kind: i.change.clone()?,
+        cluster: i.cluster.clone()?,
+        resource: i.resource.clone()?,
+        namespace: i.namespace.clone()?,
+        name: i.name.clone()?,
+        uid: i.uid.clone()?,
+        object: i.object.as_ref().map(|o| {
+            (
+                o.metadata.uid.clone().unwrap_or_default(),
+                o.metadata.resource_version.clone().unwrap_or_default(),
+            )
+        }),
+    })
 }
 
 fn feed_cursor(path: &str, body: &Answer) -> Result<String, Fail> {

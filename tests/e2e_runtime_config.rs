@@ -12,11 +12,12 @@ use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::fixture::{expected, kind_is, CLUSTERS};
+use support::fixture::{expected, kind_is};
+use support::redis_server::{free_port, RedisServer};
 use support::{keys, Server};
 
 const PODS: &str = "/apis/clusterpedia.io/v1beta1/resources/api/v1/pods";
@@ -44,14 +45,7 @@ fn sqlite_and_key_value_files_go_where_the_config_puts_them() {
     );
     let server =
         Server::start_with_env(&[("EDGEPEDIA_RUNTIME_CONFIG_FILE", config.to_str().unwrap())]);
-    for cluster in CLUSTERS {
-        let out = server.push(cluster, &support::fixture::path(cluster), &[]);
-        assert!(
-            out.status.success(),
-            "push {cluster}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    server.push_fixtures(&[]);
     assert_eq!(keys(&server.get(PODS).1), expected(kind_is("Pod")));
 
     // Every fixture object is a row of the configured file.
@@ -77,80 +71,6 @@ fn sqlite_and_key_value_files_go_where_the_config_puts_them() {
             "{default} was created in the state dir"
         );
     }
-}
-
-/// A throwaway `redis-server` on a free loopback port, without persistence; stopped when
-/// dropped.
-struct Redis {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Redis {
-    fn start() -> Self {
-        // Another process may take the free port before redis-server binds it: retry.
-        for _ in 0..5 {
-            let port = free_port();
-            let dir = tempfile::tempdir().unwrap();
-            let child = Command::new("redis-server")
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                .args(["--save", "", "--appendonly", "no", "--dir"])
-                .arg(dir.path())
-                .stdout(Stdio::null())
-                .spawn()
-                .expect("redis-server is required (Debian package redis-server)");
-            let mut redis = Self {
-                child,
-                port,
-                _dir: dir,
-            };
-            if redis.answers() {
-                return redis;
-            }
-        }
-        panic!("redis-server did not start");
-    }
-
-    /// Waits for PONG; false if the server exits (its port was taken) or stays silent.
-    fn answers(&mut self) -> bool {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && self.child.try_wait().unwrap().is_none() {
-            if self.cli(&["PING"]) == "PONG" {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    /// One redis-cli command; its raw output without the trailing newline.
-    fn cli(&self, args: &[&str]) -> String {
-        let out = Command::new("redis-cli")
-            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "--raw"])
-            .args(args)
-            .output()
-            .expect("redis-cli is required (Debian package redis-tools, with redis-server)");
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .trim_end_matches('\n')
-            .to_owned()
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// A JWKS provider serving one fixture RSA key (kid `a`); counts its requests.
@@ -225,7 +145,7 @@ fn rs256_token() -> String {
 
 #[test]
 fn the_components_key_value_store_is_redis_when_the_config_says_so() {
-    let redis = Redis::start();
+    let redis = RedisServer::start();
     let jwks = Jwks::start();
     let data = tempfile::tempdir().unwrap();
     let config = write_config(

@@ -35,13 +35,7 @@ fn no_token_key_or_secret_value_is_ever_logged() {
     );
     let s = Server::start_logged();
     let mut agent_output = String::new();
-    for cluster in fixture::CLUSTERS {
-        let out = s.push(cluster, &fixture::path(cluster), &["--keep-secret-data"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+    for out in s.push_fixtures(&["--keep-secret-data"]) {
         agent_output.push_str(&String::from_utf8_lossy(&out.stdout));
         agent_output.push_str(&String::from_utf8_lossy(&out.stderr));
     }
@@ -83,20 +77,7 @@ fn no_token_key_or_secret_value_is_ever_logged() {
         ),
     );
     assert_eq!(code, 422);
-    let out = std::process::Command::new(support::agent_bin())
-        .args([
-            "push",
-            "--server",
-            &s.base,
-            "--token",
-            &reader,
-            "--cluster",
-            "staging",
-            "--file",
-        ])
-        .arg(fixture::path("staging"))
-        .output()
-        .unwrap();
+    let out = s.push_as(&reader, "staging", &fixture::path("staging"), &[]);
     assert!(!out.status.success(), "a read token cannot push");
     agent_output.push_str(&String::from_utf8_lossy(&out.stdout));
     agent_output.push_str(&String::from_utf8_lossy(&out.stderr));

@@ -7,24 +7,11 @@ mod support;
 
 use serde_json::{json, Value};
 use std::path::Path;
-use support::fixture::{self, CLUSTERS};
-use support::{admin_token, agent_bin, keys, mint, Server};
+use support::fixture;
+use support::{admin_token, keys, mint, Server};
 
 const P: &str = "/apis/clusterpedia.io/v1beta1";
 const KUBERESOURCES: &str = "/apis/clusterpedia.io/v1beta1/collectionresources/kuberesources";
-
-fn loaded() -> Server {
-    let s = Server::start();
-    for cluster in CLUSTERS {
-        let out = s.push(cluster, &fixture::path(cluster), &[]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    s
-}
 
 /// Every stored object, whole, as the admin reads it: the "no change" yardstick.
 fn everything(s: &Server) -> Vec<Value> {
@@ -33,23 +20,6 @@ fn everything(s: &Server) -> Vec<Value> {
     let items = list["items"].as_array().unwrap().clone();
     assert!(!items.is_empty());
     items
-}
-
-fn push_as(s: &Server, token: &str, cluster: &str, file: &Path) -> std::process::Output {
-    std::process::Command::new(agent_bin())
-        .args([
-            "push",
-            "--server",
-            &s.base,
-            "--token",
-            token,
-            "--cluster",
-            cluster,
-            "--file",
-        ])
-        .arg(file)
-        .output()
-        .unwrap()
 }
 
 fn write_list(dir: &Path, name: &str, items: Vec<Value>) -> std::path::PathBuf {
@@ -89,7 +59,7 @@ fn staging(kind: &str, namespace: &str) -> Vec<Value> {
 
 #[test]
 fn a_namespace_limited_writer_replaces_only_its_namespaces() {
-    let s = loaded();
+    let s = Server::with_fixtures();
     let dir = tempfile::tempdir().unwrap();
     let writer = mint("inventory:write", Some(&["staging"]), Some(&["default"]));
     let before = everything(&s);
@@ -100,7 +70,7 @@ fn a_namespace_limited_writer_replaces_only_its_namespaces() {
     let dropped = pods.pop().unwrap();
     pods.push(pod("default", "added-by-limited-writer", "u-limited-1"));
     let file = write_list(dir.path(), "default.json", pods.clone());
-    let out = push_as(&s, &writer, "staging", &file);
+    let out = s.push_as(&writer, "staging", &file, &[]);
     assert!(
         out.status.success(),
         "{}",
@@ -154,21 +124,21 @@ fn a_namespace_limited_writer_replaces_only_its_namespaces() {
     ] {
         assert!(!items.is_empty(), "{name}");
         let file = write_list(dir.path(), &format!("{name}.json"), items);
-        let out = push_as(&s, &writer, "staging", &file);
+        let out = s.push_as(&writer, "staging", &file, &[]);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{name} must be refused");
         assert!(stderr.contains("403"), "{name}: {stderr}");
         assert_eq!(everything(&s), now, "{name}: nothing changed");
     }
     // Another cluster: 403 as well.
-    let out = push_as(&s, &writer, "prod-eu-1", &file);
+    let out = s.push_as(&writer, "prod-eu-1", &file, &[]);
     assert!(!out.status.success());
     assert_eq!(everything(&s), now);
 }
 
 #[test]
 fn deltas_touch_only_the_writers_namespaces_and_secrets_need_their_scope() {
-    let s = loaded();
+    let s = Server::with_fixtures();
     let events = "/ingest/v1/clusters/staging/events";
     let writer = mint("inventory:write", Some(&["staging"]), Some(&["default"]));
     let before = everything(&s);
@@ -260,7 +230,7 @@ fn deltas_touch_only_the_writers_namespaces_and_secrets_need_their_scope() {
 
 #[test]
 fn a_secret_under_another_resource_name_is_refused_and_never_served() {
-    let s = loaded();
+    let s = Server::with_fixtures();
     let admin = admin_token();
     let before = everything(&s);
     let secretz = json!({"group": "", "version": "v1", "resource": "secretz", "kind": "Secret", "namespaced": true});
@@ -310,7 +280,7 @@ fn a_secret_under_another_resource_name_is_refused_and_never_served() {
 
 #[test]
 fn poisoned_objects_are_refused_and_stored_ones_never_break_a_read() {
-    let s = loaded();
+    let s = Server::with_fixtures();
     let admin = admin_token();
     let events = "/ingest/v1/clusters/staging/events";
     let before = everything(&s);
@@ -412,7 +382,7 @@ fn poisoned_objects_are_refused_and_stored_ones_never_break_a_read() {
 
 #[test]
 fn pushed_types_of_hidden_clusters_stay_hidden() {
-    let s = loaded();
+    let s = Server::with_fixtures();
     let widget = json!({"apiVersion": "example.io/v1", "kind": "Widget",
         "metadata": {"name": "w", "namespace": "dev", "uid": "u-w", "resourceVersion": "1"}});
     let (status, r) = post(

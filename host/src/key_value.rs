@@ -299,14 +299,19 @@ impl key_value::HostStore for HostState {
     }
 }
 
+/// The real `redis-server` the workspace's tests start (tests/support/redis_server.rs).
+#[cfg(test)]
+#[allow(dead_code)] // `cli` serves the end-to-end tests.
+#[path = "../../tests/support/redis_server.rs"]
+mod redis_server;
+
 #[cfg(test)]
 mod tests {
+    use super::redis_server::{free_port, RedisServer};
     use super::*;
     use crate::runtime_config::Stores;
     use crate::spin_imports::SpinResources;
     use key_value::HostStore as _;
-    use std::process::{Child, Command, Stdio};
-    use std::time::Instant;
 
     /// Drives the WIT operations as the component does; keys are left `a` = "" and `k` absent.
     async fn round_trip(spin: SpinResources) {
@@ -357,72 +362,12 @@ mod tests {
         assert!(dir.path().join("sqlite_key_value.db").exists());
     }
 
-    /// A throwaway `redis-server` on a free loopback port, without persistence; stopped when
-    /// dropped. CI installs the package, so its absence fails the test.
-    struct RedisServer {
-        child: Child,
-        port: u16,
-        _dir: tempfile::TempDir,
-    }
-
-    impl RedisServer {
-        fn start() -> Self {
-            // Another process may take the free port before redis-server binds it: retry.
-            for _ in 0..5 {
-                let port = free_port();
-                let dir = tempfile::tempdir().unwrap();
-                let mut child = Command::new("redis-server")
-                    .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                    .args(["--save", "", "--appendonly", "no", "--dir"])
-                    .arg(dir.path())
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .expect("redis-server is required (Debian package redis-server)");
-                let deadline = Instant::now() + Duration::from_secs(10);
-                while Instant::now() < deadline && child.try_wait().unwrap().is_none() {
-                    let ping = redis::Client::open(format!("redis://127.0.0.1:{port}"))
-                        .and_then(|c| c.get_connection())
-                        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c));
-                    if ping.is_ok() {
-                        return Self {
-                            child,
-                            port,
-                            _dir: dir,
-                        };
-                    }
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                let _ = child.kill();
-                let _ = child.wait();
-            }
-            panic!("redis-server did not start");
-        }
-
-        fn url(&self) -> String {
-            format!("redis://127.0.0.1:{}", self.port)
-        }
-
-        fn client(&self) -> redis::Connection {
-            redis::Client::open(self.url())
-                .unwrap()
-                .get_connection()
-                .unwrap()
-        }
-    }
-
-    impl Drop for RedisServer {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
+    /// A client of `server`, to read and write behind the store's back.
+    fn client(server: &RedisServer) -> redis::Connection {
+        redis::Client::open(server.url())
             .unwrap()
-            .local_addr()
+            .get_connection()
             .unwrap()
-            .port()
     }
 
     fn on_redis_stores(url: String) -> SpinResources {
@@ -439,7 +384,7 @@ mod tests {
         let server = RedisServer::start();
         round_trip(on_redis_stores(server.url())).await;
         // Spin's Redis store keys: the key itself, no label prefix, values as bytes.
-        let mut direct = server.client();
+        let mut direct = client(&server);
         let keys: Vec<String> = redis::cmd("KEYS").arg("*").query(&mut direct).unwrap();
         assert_eq!(keys, ["a"]);
         let value: Vec<u8> = redis::cmd("GET").arg("a").query(&mut direct).unwrap();

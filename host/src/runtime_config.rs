@@ -334,35 +334,35 @@ impl RuntimeConfig {
 
     fn resolve(&self, app: &App, state_dir: &Path) -> Result<Stores> {
         let mut stores = Stores::spin_defaults(app, state_dir);
-        for (label, path) in &mut stores.sqlite {
-            if let Some(entry) = self.sqlite.get(label) {
-                *path = served(entry, "sqlite_database", label)?;
-            }
-        }
-        for (label, location) in &mut stores.key_value {
-            if let Some(entry) = self.key_value.get(label) {
-                *location = served(entry, "key_value_store", label)?;
-            }
-        }
-        let unused = |section: &str, labels: Vec<&String>, used: &[String]| {
-            labels
-                .into_iter()
-                .filter(|label| !used.contains(label))
-                .map(|label| format!("{section}.{label}"))
-                .collect::<Vec<_>>()
-        };
-        stores.ignored = unused(
-            "sqlite_database",
-            self.sqlite.keys().collect(),
-            &app.sqlite_databases,
-        );
-        stores.ignored.extend(unused(
+        let mut ignored = resolve_labels("sqlite_database", &self.sqlite, &mut stores.sqlite)?;
+        ignored.extend(resolve_labels(
             "key_value_store",
-            self.key_value.keys().collect(),
-            &app.key_value_stores,
-        ));
+            &self.key_value,
+            &mut stores.key_value,
+        )?);
+        stores.ignored = ignored;
         Ok(stores)
     }
+}
+
+/// One section's labels: each store the manifest uses (a key of `stores`, holding Spin's
+/// default) takes this file's entry for its label, if there is one. Returns the file's labels
+/// the manifest does not use, as `section.label`.
+fn resolve_labels<T: Clone>(
+    section: &str,
+    entries: &BTreeMap<String, Entry<T>>,
+    stores: &mut BTreeMap<String, T>,
+) -> Result<Vec<String>> {
+    for (label, store) in stores.iter_mut() {
+        if let Some(entry) = entries.get(label) {
+            *store = served(entry, section, label)?;
+        }
+    }
+    Ok(entries
+        .keys()
+        .filter(|label| !stores.contains_key(*label))
+        .map(|label| format!("{section}.{label}"))
+        .collect())
 }
 
 fn served<T: Clone>(entry: &Entry<T>, section: &str, label: &str) -> Result<T> {

@@ -6,6 +6,8 @@
 
 pub mod dataset;
 pub mod fixture;
+pub mod redis_server;
+pub mod rng;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Write};
@@ -159,29 +161,59 @@ impl Server {
     /// One server per test binary, with the whole fixture pushed by the real sync-agent.
     pub fn shared() -> &'static Server {
         static SERVER: OnceLock<Server> = OnceLock::new();
-        SERVER.get_or_init(|| {
-            let server = Server::start();
-            for cluster in fixture::CLUSTERS {
-                let out = server.push(cluster, &fixture::path(cluster), &[]);
+        SERVER.get_or_init(Server::with_fixtures)
+    }
+
+    /// A new server of its own (for tests that change data), with the whole fixture pushed by
+    /// the real sync-agent.
+    pub fn with_fixtures() -> Self {
+        let server = Server::start();
+        server.push_fixtures(&[]);
+        server
+    }
+
+    /// Pushes every fixture cluster with the admin token and `extra` agent flags, asserting
+    /// each push succeeds; returns the agent's outputs, in [`fixture::CLUSTERS`] order.
+    pub fn push_fixtures(&self, extra: &[&str]) -> Vec<std::process::Output> {
+        self.push_fixtures_as(&admin_token(), extra)
+    }
+
+    /// [`Self::push_fixtures`] with `token`.
+    pub fn push_fixtures_as(&self, token: &str, extra: &[&str]) -> Vec<std::process::Output> {
+        fixture::CLUSTERS
+            .iter()
+            .map(|cluster| {
+                let out = self.push_as(token, cluster, &fixture::path(cluster), extra);
                 assert!(
                     out.status.success(),
                     "push {cluster}: {}",
                     String::from_utf8_lossy(&out.stderr)
                 );
-            }
-            server
-        })
+                out
+            })
+            .collect()
     }
 
     /// `sync-agent push` with the admin token.
     pub fn push(&self, cluster: &str, file: &Path, extra: &[&str]) -> std::process::Output {
+        self.push_as(&admin_token(), cluster, file, extra)
+    }
+
+    /// `sync-agent push` with `token`.
+    pub fn push_as(
+        &self,
+        token: &str,
+        cluster: &str,
+        file: &Path,
+        extra: &[&str],
+    ) -> std::process::Output {
         Command::new(agent_bin())
             .args([
                 "push",
                 "--server",
                 &self.base,
                 "--token",
-                &admin_token(),
+                token,
                 "--cluster",
                 cluster,
                 "--file",
