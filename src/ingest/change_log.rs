@@ -2,8 +2,8 @@
 //! transaction, exactly the ADDED / MODIFIED / DELETED changes it made visible; deletes leave
 //! tombstones; retention prunes both as ingest goes. `crate::changes` reads the feed.
 
-use super::count;
 use super::object::StoredObject;
+use super::{count, value_rows};
 use crate::auth::Variables;
 use crate::error::ApiResult;
 use crate::store::{SqlValue, Store};
@@ -69,6 +69,7 @@ pub struct Change<'o> {
     pub replaced: Option<Incarnation>,
 }
 
+#[derive(Debug, Clone)]
 pub struct Incarnation {
     pub uid: String,
     pub resource_version: Option<String>,
@@ -86,12 +87,11 @@ pub fn record(
     changes: &[Change<'_>],
     now: i64,
 ) -> ApiResult<()> {
-    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     for batch in changes.chunks(INSERT_BATCH) {
         let sql = format!(
             "INSERT INTO changes (changed_at, type, api_group, version, resource, kind, cluster, namespace, \
              name, uid, resource_version) VALUES {}",
-            vec![row; batch.len()].join(", ")
+            value_rows(11, batch.len())
         );
         let mut params: Vec<SqlValue> = Vec::with_capacity(batch.len() * 11);
         for c in batch {
@@ -120,18 +120,32 @@ pub fn record(
     Ok(())
 }
 
-/// Remembers that `uid` was deleted, so no later event brings it back.
+/// Remembers that these uids were deleted, so no later event brings them back; a uid named
+/// twice keeps its last resourceVersion.
 pub fn tombstone(
     tx: &dyn Store,
     cluster: &ClusterName,
-    uid: &str,
-    resource_version: Option<&str>,
+    deleted: &[Incarnation],
     now: i64,
 ) -> ApiResult<()> {
-    tx.execute(
-        "INSERT OR REPLACE INTO tombstones (cluster, uid, resource_version, deleted_at) VALUES (?, ?, ?, ?)",
-        &[cluster.as_str().into(), uid.into(), resource_version.into(), now.into()],
-    )?;
+    for batch in deleted.chunks(INSERT_BATCH) {
+        let mut params: Vec<SqlValue> = Vec::with_capacity(batch.len() * 4);
+        for gone in batch {
+            params.extend([
+                cluster.as_str().into(),
+                gone.uid.as_str().into(),
+                gone.resource_version.clone().into(),
+                now.into(),
+            ]);
+        }
+        tx.execute(
+            &format!(
+                "INSERT OR REPLACE INTO tombstones (cluster, uid, resource_version, deleted_at) VALUES {}",
+                value_rows(4, batch.len())
+            ),
+            &params,
+        )?;
+    }
     Ok(())
 }
 

@@ -88,6 +88,12 @@ fn qualified(resource: &str, group: &str) -> String {
     }
 }
 
+/// `rows` parenthesized groups of `columns` placeholders, for a multi-row `VALUES`.
+fn value_rows(columns: usize, rows: usize) -> String {
+    let row = format!("({})", vec!["?"; columns].join(", "));
+    vec![row; rows].join(", ")
+}
+
 fn count(store: &dyn Store, sql: &str, params: &[SqlValue]) -> ApiResult<u64> {
     Ok(store
         .query(sql, params)?

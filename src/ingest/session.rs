@@ -6,7 +6,7 @@ use super::authz::{namespace_filter, WriteScope};
 use super::change_log::{self, Retention};
 use super::heartbeat::{touch, Activity};
 use super::object::{normalize, StoredObject};
-use super::{check_resource_type, count, parse_body, record_cluster, record_type};
+use super::{check_resource_type, count, parse_body, record_cluster, record_type, value_rows};
 use crate::auth::NamePattern;
 use crate::error::{ApiError, ApiResult};
 use crate::store::{transaction, SqlValue, Store};
@@ -194,11 +194,10 @@ pub fn chunk(
 }
 
 fn stage(tx: &dyn Store, session: &str, batch: &[StoredObject]) -> ApiResult<()> {
-    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     let sql = format!(
         "INSERT OR REPLACE INTO snapshot_objects (session, api_group, version, resource, kind, namespace, name, uid, \
          owner_uid, resource_version, created_at, object) VALUES {}",
-        vec![row; batch.len()].join(", ")
+        value_rows(12, batch.len())
     );
     let mut params = Vec::with_capacity(batch.len() * 12);
     for o in batch {
