@@ -7,7 +7,8 @@
 //!    Deployment → ReplicaSet → Pod), services, configmaps.
 //! 2. Pushes it with the real `sync-agent` into the real `.wasm` in `edgepedia-host` (default
 //!    mode: a new SQLite connection per guest connection, as Spin): ingest objects/second end
-//!    to end, change feed on.
+//!    to end, change feed on; then watch events. `BENCH_INGEST_ONLY=1` stops there and keeps
+//!    the state directory (its path is printed).
 //! 3. Restarts the host on the same state, lists all pods unpaged (streamed) and reads the
 //!    host's peak RSS (`VmHWM`), then times each query over one keep-alive HTTP connection:
 //!    p50/p95/p99 of `BENCH_ROUNDS` (default 200) after 10 warm-up requests, and a full
@@ -159,6 +160,47 @@ impl Drop for Host {
     }
 }
 
+/// Events per `/events` request in the watch-events measure (the agent's batches are of this
+/// order).
+const EVENTS_PER_REQUEST: usize = 500;
+
+/// Every pod of cluster-00 MODIFIED once (a newer resourceVersion), posted in requests of
+/// [`EVENTS_PER_REQUEST`] to a host on the ingested state: (events, time of the posts).
+fn watch_events(state: &Path, per_cluster: usize) -> (usize, Duration) {
+    let mut pods: Vec<Value> = dataset(0, per_cluster)
+        .into_iter()
+        .filter(|o| o["kind"] == "Pod")
+        .collect();
+    for p in &mut pods {
+        let rv: u64 = p["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        p["metadata"]["resourceVersion"] = json!((rv + 1_000_000).to_string());
+    }
+    let bodies: Vec<Vec<u8>> = pods
+        .chunks(EVENTS_PER_REQUEST)
+        .map(|part| {
+            let events: Vec<Value> = part
+                .iter()
+                .map(|o| json!({"type": "MODIFIED", "resource": "pods", "object": o}))
+                .collect();
+            serde_json::to_vec(&json!({ "events": events })).unwrap()
+        })
+        .collect();
+    let host = Host::start(state, false);
+    let mut http = Http::connect(host.port);
+    let started = Instant::now();
+    for body in &bodies {
+        let (status, answer, _) = http.post("/ingest/v1/clusters/cluster-00/events", body);
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&answer));
+        let answer: Value = serde_json::from_slice(&answer).unwrap();
+        assert_eq!(answer["skipped"], 0, "every event is newer: {answer}");
+    }
+    (pods.len(), started.elapsed())
+}
+
 // ---------------------------------------------------------------------------------------------
 // A minimal HTTP/1.1 keep-alive client: one connection, no client-side work but reading the
 // bytes, so the time measured is the runtime's and the wire's (Content-Length or chunked).
@@ -182,12 +224,25 @@ impl Http {
 
     /// GET; the body is kept when `keep`, else only counted. Returns (status, body, bytes).
     fn get(&mut self, target: &str, keep: bool) -> (u16, Vec<u8>, u64) {
+        self.send("GET", target, &[], keep)
+    }
+
+    /// POST of a JSON body; the answer is kept.
+    fn post(&mut self, target: &str, body: &[u8]) -> (u16, Vec<u8>, u64) {
+        self.send("POST", target, body, true)
+    }
+
+    fn send(&mut self, method: &str, target: &str, body: &[u8], keep: bool) -> (u16, Vec<u8>, u64) {
         // One write: with TCP_NODELAY, pieces would go out as separate packets.
-        let request = format!(
-            "GET {target} HTTP/1.1\r\nHost: bench\r\nAuthorization: {}\r\n\r\n",
-            self.authorization
-        );
-        self.writer.write_all(request.as_bytes()).unwrap();
+        let mut request = format!(
+            "{method} {target} HTTP/1.1\r\nHost: bench\r\nAuthorization: {}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.authorization,
+            body.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
+        self.writer.write_all(&request).unwrap();
         let mut line = String::new();
         self.reader.read_line(&mut line).unwrap();
         let status: u16 = line
@@ -720,12 +775,24 @@ fn main() {
         }
         (started.elapsed(), host.status_kib("VmHWM"))
     };
+    let (events, events_time) = watch_events(state.path(), per_cluster);
+    let events_rate = events as f64 / events_time.as_secs_f64();
+    eprintln!(
+        "bench: {events} watch events in {:.2}s = {events_rate:.0}/s",
+        events_time.as_secs_f64()
+    );
     drop(dir);
     let ingest_rate = total as f64 / ingest_time.as_secs_f64();
     eprintln!(
         "bench: ingest {total} objects in {:.2}s = {ingest_rate:.0}/s",
         ingest_time.as_secs_f64()
     );
+    // `BENCH_INGEST_ONLY=1`: the write side alone, for profiling it (no reads, no doc); the
+    // ingested state is kept, to profile reads on by hand.
+    if std::env::var_os("BENCH_INGEST_ONLY").is_some() {
+        eprintln!("bench: state kept in {}", state.keep().display());
+        return;
+    }
     let db = state.path().join("sqlite_db.db");
     let db_bytes = std::fs::metadata(&db).map_or(0, |m| m.len())
         + std::fs::metadata(state.path().join("sqlite_db.db-wal")).map_or(0, |m| m.len());
@@ -952,6 +1019,14 @@ fn main() {
         ingest_time.as_secs_f64(),
         mib(ingest_hwm_kib),
         db_bytes as f64 / 1048576.0
+    )
+    .unwrap();
+    writeln!(
+        md,
+        "**Watch events: {events} MODIFIED pod events in requests of {EVENTS_PER_REQUEST} in {:.2} s = {events_rate:.0} events/s \
+         end to end** (posted over one keep-alive connection to `/ingest/v1/clusters/cluster-00/events`, each one a newer \
+         resourceVersion of a stored pod, so each is written and recorded in the change feed).\n",
+        events_time.as_secs_f64()
     )
     .unwrap();
 
