@@ -1,7 +1,8 @@
 //! Overload through the real runtime: requests beyond `--max-concurrent-requests` are
 //! answered 429 with `Retry-After` at once (never queued without bound), and the slot comes
 //! back when the request holding it ends; a stalled body gets 408; a query over the
-//! runtime's statement time budget gets 503 with `Retry-After`.
+//! runtime's statement time budget gets 503 with `Retry-After`. The instance pool (Spin's
+//! pooling allocator) never runs out before the bound does.
 
 mod support;
 
@@ -179,4 +180,44 @@ fn a_query_over_the_statement_budget_gets_503_with_retry_after() {
     let (status, again) = s.get(&format!("{configmaps}?names=cm007"));
     assert_eq!(status, 200, "{again}");
     assert_eq!(support::keys(&again), ["c1/default/cm007"]);
+}
+
+/// With Spin's pooling allocator sized to the concurrency bound, bursts far past the bound are
+/// answered 200 or 429, never 500 (an exhausted pool would fail instantiation), and every
+/// instance goes back to the pool: many more requests than pool slots all succeed in turn.
+/// `--disable-pooling` (fresh mappings per instance) serves the same way.
+#[test]
+fn bursts_past_the_bound_never_exhaust_the_instance_pool() {
+    const CAP: usize = 2;
+    for pooling in [true, false] {
+        let cap = CAP.to_string();
+        let mut env = vec![("EDGEPEDIA_MAX_CONCURRENT_REQUESTS", cap.as_str())];
+        if !pooling {
+            env.push(("EDGEPEDIA_DISABLE_POOLING", "true"));
+        }
+        let s = Server::start_with_env(&env);
+        for _ in 0..5 {
+            let statuses: Vec<u16> = std::thread::scope(|scope| {
+                let workers: Vec<_> = (0..8 * CAP)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            s.get("/apis/clusterpedia.io/v1beta1/resources/api/v1/pods")
+                                .0
+                        })
+                    })
+                    .collect();
+                workers.into_iter().map(|w| w.join().unwrap()).collect()
+            });
+            assert!(!statuses.is_empty());
+            assert!(
+                statuses.iter().all(|&code| code == 200 || code == 429),
+                "pooling {pooling}: {statuses:?}"
+            );
+            assert!(statuses.contains(&200), "pooling {pooling}: {statuses:?}");
+        }
+        // Sequentially, 10× the pool's slots: each request's instance was given back.
+        for i in 0..(20 * CAP) {
+            assert_eq!(healthz(&s).status(), 200, "pooling {pooling}, request {i}");
+        }
+    }
 }

@@ -68,6 +68,10 @@ struct Cli {
     /// per guest connection as Spin does (the default). Faster than Spin: for comparisons.
     #[arg(long, env = "EDGEPEDIA_SQLITE_POOLED")]
     sqlite_pooled: bool,
+    /// Give each instance fresh memory mappings instead of Spin's pooling allocator, as
+    /// `spin up --disable-pooling` does.
+    #[arg(long, env = "EDGEPEDIA_DISABLE_POOLING")]
+    disable_pooling: bool,
     /// Most requests served at once (each holds a component instance until its response is
     /// sent); more are answered 429 with Retry-After, not queued.
     #[arg(long, env = "EDGEPEDIA_MAX_CONCURRENT_REQUESTS", default_value_t = 64)]
@@ -123,7 +127,16 @@ async fn run() -> Result<()> {
     let variables = variables::resolve(&app, env, &overrides)?;
     let outbound_hosts = variables::allowed_outbound_hosts(&app, env, &overrides)?;
 
-    let engine = runtime::engine()?;
+    let engine = runtime::engine(if cli.disable_pooling {
+        runtime::Allocation::OnDemand
+    } else {
+        // Instances outlive their request's slot by a little (the guest task ends after the
+        // response is handed over): room for twice the cap.
+        runtime::Allocation::Pooling {
+            instances: u32::try_from(cli.max_concurrent_requests.max(1).saturating_mul(2))
+                .unwrap_or(u32::MAX),
+        }
+    })?;
     let (component, from_cache) =
         runtime::load_component(&engine, &app.source, &state_dir.join("cache"))?;
     let pre = runtime::pre_instantiate(&engine, &component)?;

@@ -14,12 +14,63 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 /// How often the epoch ticks; request deadlines are counted in ticks.
 pub const EPOCH_TICK: std::time::Duration = std::time::Duration::from_millis(10);
 
-pub fn engine() -> Result<Engine> {
+/// How instances get their memories, tables and stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Allocation {
+    /// Spin's default (spin-core 4.0.2, `use_pooling_allocator_by_default`): slots reserved
+    /// once and reused, so a request's fresh instance does not map, fault in and unmap its
+    /// memory anew. Sized for `instances` live at once.
+    Pooling { instances: u32 },
+    /// A fresh mapping per instance (`--disable-pooling`, as `spin up --disable-pooling`).
+    OnDemand,
+}
+
+/// The engine, with Spin's settings: the component model, epoch interruption (request
+/// deadlines interrupt a guest stuck in a loop) and, unless asked otherwise, Spin's pooling
+/// allocator. Where the machine cannot reserve the pool's address space, on-demand, as Spin
+/// falls back after its probe.
+pub fn engine(allocation: Allocation) -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
-    // Lets a request deadline interrupt a guest stuck in a loop.
     config.epoch_interruption(true);
+    if let Allocation::Pooling { instances } = allocation {
+        let mut pooled = config.clone();
+        pooled.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling(
+            instances,
+        )));
+        match Engine::new(&pooled) {
+            Ok(engine) => return Ok(engine),
+            Err(e) => eprintln!(
+                "edgepedia-host: pooling allocator unavailable ({e}); allocating on demand"
+            ),
+        }
+    }
     Engine::new(&config).map_err(wasm_error)
+}
+
+/// Spin's pool limits (`crates/core/src/lib.rs`), with the totals scaled from its 1,000
+/// instances to ours; memories up to 4 GiB, 2 MiB of each memory and 512 KiB of each table
+/// kept resident between instances.
+fn pooling(instances: u32) -> wasmtime::PoolingAllocationConfig {
+    const MIB: usize = 1 << 20;
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_component_instances(instances)
+        .total_memories(instances)
+        .total_tables(2 * instances)
+        .total_stacks(instances)
+        .total_core_instances(4 * instances)
+        .table_elements(100_000)
+        .max_component_instance_size(10 * MIB)
+        .max_core_instance_size(10 * MIB)
+        .max_core_instances_per_component(200)
+        .max_tables_per_component(64)
+        .max_memories_per_component(32)
+        .max_tables_per_module(2)
+        .max_memories_per_module(2)
+        .max_memory_size(4 << 30)
+        .linear_memory_keep_resident(2 * MIB)
+        .table_keep_resident(MIB / 2);
+    pool
 }
 
 /// wasmtime has its own error type; the runtime reports with anyhow.
