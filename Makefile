@@ -7,7 +7,7 @@ export EDGEPEDIA_LISTEN ?= 127.0.0.1:3000
 # kubectl sends tokens only over TLS: the local runtime also serves HTTPS (self-signed).
 export EDGEPEDIA_TLS_LISTEN ?= 127.0.0.1:3443
 
-.PHONY: up spin-up host-up build wasm host agent deps python-deps test lint bench dist stress
+.PHONY: up spin-up host-up build wasm host agent deps python-deps system-deps test lint bench dist stress
 
 # Only what is missing: the wasm target, clippy and rustfmt.
 deps:
@@ -55,6 +55,12 @@ spin-up: deps
 	SPIN_VARIABLE_JWT_HS256_SECRET=$${SPIN_VARIABLE_JWT_HS256_SECRET:-$$(cat $(STATE_DIR)/dev-jwt-secret)} \
 		spin up --listen $(EDGEPEDIA_LISTEN) --state-dir $(STATE_DIR)
 
+# Programs the tests drive (examples/ci's curl + jq scripts, a real redis-server for the
+# key-value tests), from Debian's packages when missing; the package names are the commands'.
+system-deps:
+	@missing=""; for c in curl jq redis-server; do command -v $$c >/dev/null || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; apt-get update -qq && apt-get install -y -qq $$missing; fi
+
 python-deps:
 	@python3 -c 'import kubernetes' 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check kubernetes
 
@@ -64,7 +70,7 @@ lint: deps
 	cargo clippy --target wasm32-wasip2 -p edgepedia -- -D warnings
 
 # End-to-end tests run target/native/edgepedia-host on $(WASM) and target/native/sync-agent.
-test: build python-deps lint
+test: build python-deps system-deps lint
 	cargo test --workspace
 
 # Both benches, then docs/BENCHMARKS.md rewritten from this run (its hand-written notes kept).
