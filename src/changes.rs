@@ -201,9 +201,10 @@ pub fn handle(store: &dyn Store, principal: &Principal, query: &str) -> ApiResul
            p.namespace, p.name, p.uid, p.changed_at, CASE WHEN p.type <> 'DELETED' THEN o.object END \
          FROM change_feed f LEFT JOIN page p LEFT JOIN objects o ON o.api_group = p.api_group \
            AND o.resource = p.resource AND o.cluster = p.cluster AND o.namespace = p.namespace \
-           AND o.name = p.name AND o.uid = p.uid \
+           AND o.name = p.name AND o.uid = p.uid AND {} \
          ORDER BY p.seq",
-        filter.where_sql()
+        filter.where_sql(),
+        crate::live_rows::live_as("o")
     );
     let rows = store.query(&sql, &params)?;
     let first = rows.first().ok_or_else(|| {

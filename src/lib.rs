@@ -15,6 +15,7 @@ pub mod engine;
 pub mod error;
 pub mod ingest;
 pub mod list;
+pub mod live_rows;
 pub mod migrations;
 pub mod paging;
 pub mod params;

@@ -15,6 +15,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../migrations/0003_cluster_heartbeat.sql")),
     (4, include_str!("../migrations/0004_change_feed.sql")),
     (5, include_str!("../migrations/0005_rowid_tables.sql")),
+    (
+        6,
+        include_str!("../migrations/0006_write_once_snapshots.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {

@@ -2,6 +2,7 @@
 //! operators come from this file, every user value is a bound parameter.
 
 use crate::auth::{NamePattern, Principal, Scope};
+use crate::live_rows;
 use crate::params::{OwnerQuery, OwnerTarget};
 use crate::selector::field::FieldRequirement;
 use crate::selector::{Operator, Requirement};
@@ -214,7 +215,10 @@ impl Predicate {
                 name,
                 group_resource,
             } => {
-                let mut sql = "SELECT uid FROM objects WHERE cluster = ? AND name = ?".to_owned();
+                let mut sql = format!(
+                    "SELECT uid FROM objects WHERE cluster = ? AND name = ? AND {}",
+                    live_rows::live()
+                );
                 let mut params: Vec<SqlValue> = vec![cluster.into(), name.as_str().into()];
                 if let Some((group, resource)) = group_resource {
                     sql.push_str(" AND api_group = ? AND resource = ?");
@@ -232,7 +236,10 @@ impl Predicate {
             }
         };
         for _ in 0..owner.seniority {
-            inner = format!("SELECT uid FROM objects WHERE cluster = ? AND owner_uid IN ({inner})");
+            inner = format!(
+                "SELECT uid FROM objects WHERE cluster = ? AND owner_uid IN ({inner}) AND {}",
+                live_rows::live()
+            );
             params.insert(0, cluster.into());
         }
         self.clauses.push(format!("owner_uid IN ({inner})"));
@@ -379,10 +386,14 @@ impl Source {
         }
     }
 
-    fn own_filter(self) -> &'static str {
+    /// Live rows only (see [`crate::live_rows`]), and for containers, the container lists.
+    fn own_filter(self) -> String {
         match self {
-            Source::Objects => "1",
-            Source::Containers => "spec_part.key IN ('initContainers', 'containers')",
+            Source::Objects => live_rows::live().to_owned(),
+            Source::Containers => format!(
+                "spec_part.key IN ('initContainers', 'containers') AND {}",
+                live_rows::live()
+            ),
         }
     }
 
@@ -511,8 +522,9 @@ impl ListPlan {
 pub fn get_object(filter: &Predicate) -> SqlPlan {
     SqlPlan {
         sql: format!(
-            "SELECT object FROM objects WHERE {} LIMIT 1",
-            filter.where_sql()
+            "SELECT object FROM objects WHERE {} AND {} LIMIT 1",
+            filter.where_sql(),
+            live_rows::live()
         ),
         params: filter.params().to_vec(),
     }

@@ -38,8 +38,9 @@ pub fn visible_types(
             objects.authorized_for(principal);
             let sql = format!(
                 "(SELECT count(*) FROM objects WHERE objects.cluster = t.cluster \
-                 AND objects.api_group = t.api_group AND objects.resource = t.resource AND {})",
-                objects.where_sql()
+                 AND objects.api_group = t.api_group AND objects.resource = t.resource AND {} AND {})",
+                objects.where_sql(),
+                crate::live_rows::live()
             );
             params.splice(0..0, objects.params().iter().cloned());
             sql

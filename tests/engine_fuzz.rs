@@ -120,12 +120,17 @@ impl Fuzz {
     fn fingerprint(&self) -> String {
         [
             "SELECT count(*), group_concat(k, ',') FROM (SELECT cluster || '/' || uid || '@' || \
-             coalesce(resource_version, '') || '#' || length(object) AS k FROM objects ORDER BY k)",
+             coalesce(resource_version, '') || '#' || length(object) || '~' || gen || '~' || \
+             coalesce(dead_gen, '') AS k FROM objects ORDER BY k)",
             "SELECT count(*), max(seq) FROM changes",
             "SELECT count(*) FROM tombstones",
+            "SELECT count(*), group_concat(k, ',') FROM (SELECT session || ':' || name || ':' || type AS k \
+             FROM snapshot_changes ORDER BY k)",
             "SELECT count(*), group_concat(k, ',') FROM (SELECT session || ':' || name AS k \
-             FROM snapshot_objects ORDER BY k)",
-            "SELECT count(*) FROM snapshot_sessions",
+             FROM snapshot_seen ORDER BY k)",
+            "SELECT count(*), group_concat(k, ',') FROM (SELECT gen || ':' || state AS k \
+             FROM snapshot_sessions ORDER BY k)",
+            "SELECT count(*) FROM snapshot_garbage",
             "SELECT count(*) FROM resource_types",
             "SELECT count(*) FROM clusters",
         ]

@@ -10,10 +10,12 @@
 
 use super::authz::WriteScope;
 use super::change_log::{self, Change, ChangeType, Incarnation, Retention};
+use super::garbage;
 use super::heartbeat::{touch, Activity};
 use super::object::{normalize, StoredObject};
 use super::{check_resource_type, parse_body, record_cluster, record_type, value_rows};
 use crate::error::{ApiError, ApiResult};
+use crate::live_rows::live_as;
 use crate::store::{transaction, SqlValue, Store};
 use edgepedia_api::ingest::{EventType, EventsApplied, WatchEvents};
 use edgepedia_api::{ClusterName, ResourceType};
@@ -60,6 +62,7 @@ pub fn events(
         change_log::prune(tx, retention, now)?;
         record_cluster(tx, cluster, None, now)?;
         touch(tx, cluster, Activity::Delta, now)?;
+        garbage::collect(tx, now)?;
         Ok(EventsApplied {
             applied: outcome.applied,
             skipped: parsed.len() as u64 - outcome.applied,
@@ -73,6 +76,17 @@ struct Stored {
     tombstoned: bool,
     /// The object stored under the event's name.
     current: Option<Incarnation>,
+    placement: Placement,
+}
+
+/// Where a delta writes under a name, so it changes the live row in place and leaves an open
+/// snapshot session's claim on it (see [`crate::live_rows`]): the live row's generation (0
+/// for a name with none), and the session that will replace it at commit, if any. A snapshot
+/// being committed is the cluster's word on what exists, as it always was.
+#[derive(Debug, Clone, Copy)]
+struct Placement {
+    gen: i64,
+    dead_gen: Option<i64>,
 }
 
 /// One row per event, in order: its tombstone and what is stored under its name.
@@ -86,10 +100,15 @@ fn lookup(
         let sql = format!(
             "WITH k (i, api_group, resource, namespace, name, uid) AS (VALUES {}) \
              SELECT EXISTS (SELECT 1 FROM tombstones t WHERE t.cluster = ? AND t.uid = k.uid), \
-             o.uid, o.resource_version FROM k LEFT JOIN objects o ON o.api_group = k.api_group \
+             o.uid, o.resource_version, o.gen, coalesce(o.dead_gen, \
+               (SELECT max(p.gen) FROM objects p WHERE p.api_group = k.api_group \
+                AND p.resource = k.resource AND p.cluster = ? AND p.namespace = k.namespace \
+                AND p.name = k.name AND p.gen IN (SELECT gen FROM snapshot_sessions WHERE state = 0))) \
+             FROM k LEFT JOIN objects o ON o.api_group = k.api_group \
              AND o.resource = k.resource AND o.cluster = ? AND o.namespace = k.namespace \
-             AND o.name = k.name ORDER BY k.i",
-            value_rows(6, batch.len())
+             AND o.name = k.name AND {} ORDER BY k.i",
+            value_rows(6, batch.len()),
+            live_as("o")
         );
         let mut params: Vec<SqlValue> = Vec::with_capacity(batch.len() * 6 + 2);
         for (i, (_, o)) in batch.iter().enumerate() {
@@ -103,7 +122,11 @@ fn lookup(
                 o.uid.as_str().into(),
             ]);
         }
-        params.extend([cluster.as_str().into(), cluster.as_str().into()]);
+        params.extend([
+            cluster.as_str().into(),
+            cluster.as_str().into(),
+            cluster.as_str().into(),
+        ]);
         let rows = tx.query(&sql, &params)?;
         if rows.len() != batch.len() {
             return Err(ApiError::internal());
@@ -113,12 +136,15 @@ fn lookup(
             let tombstoned = cells.next().and_then(|v| v.as_i64()) == Some(1);
             let uid = cells.next().and_then(SqlValue::into_string);
             let resource_version = cells.next().and_then(SqlValue::into_string);
+            let gen = cells.next().and_then(|v| v.as_i64()).unwrap_or(0);
+            let dead_gen = cells.next().and_then(|v| v.as_i64());
             Stored {
                 tombstoned,
                 current: uid.map(|uid| Incarnation {
                     uid,
                     resource_version,
                 }),
+                placement: Placement { gen, dead_gen },
             }
         }));
     }
@@ -145,6 +171,7 @@ fn name_of(o: &StoredObject) -> Name<'_> {
 /// One name's state while the events are replayed.
 struct Slot<'o> {
     current: Option<Incarnation>,
+    placement: Placement,
     /// What the request leaves under the name, once an event changed it: the object to
     /// store, or nothing (deleted).
     outcome: Option<Option<&'o StoredObject>>,
@@ -157,7 +184,7 @@ struct Outcome<'o> {
     applied: u64,
     touched: Vec<ResourceType>,
     /// Names in the order they were first changed, with what the request leaves there.
-    rows: Vec<(Name<'o>, Option<&'o StoredObject>)>,
+    rows: Vec<(Name<'o>, Placement, Option<&'o StoredObject>)>,
     /// Deleted uids, each with its last resourceVersion, in order.
     tombstones: Vec<Incarnation>,
 }
@@ -175,6 +202,7 @@ fn replay<'o>(parsed: &'o [(EventType, StoredObject)], stored: Vec<Stored>) -> O
             order.push(name);
             Slot {
                 current: stored.current,
+                placement: stored.placement,
                 outcome: None,
             }
         });
@@ -245,42 +273,50 @@ fn replay<'o>(parsed: &'o [(EventType, StoredObject)], stored: Vec<Stored>) -> O
     }
     outcome.rows = order
         .into_iter()
-        .filter_map(|name| slots.remove(&name)?.outcome.map(|row| (name, row)))
+        .filter_map(|name| {
+            let slot = slots.remove(&name)?;
+            slot.outcome.map(|row| (name, slot.placement, row))
+        })
         .collect();
     outcome
 }
 
 impl Outcome<'_> {
     fn write(&self, tx: &dyn Store, cluster: &ClusterName, now: i64) -> ApiResult<()> {
-        let deleted: Vec<Name<'_>> = self
+        let deleted: Vec<(Name<'_>, Placement)> = self
             .rows
             .iter()
-            .filter(|(_, row)| row.is_none())
-            .map(|(name, _)| *name)
+            .filter(|(_, _, row)| row.is_none())
+            .map(|(name, placement, _)| (*name, *placement))
             .collect();
         for batch in deleted.chunks(BATCH) {
-            let mut params = Vec::with_capacity(batch.len() * 5);
-            for (group, resource, namespace, name) in batch {
+            let mut params = Vec::with_capacity(batch.len() * 6);
+            for ((group, resource, namespace, name), placement) in batch {
                 params.extend([
                     (*group).into(),
                     (*resource).into(),
                     cluster.as_str().into(),
                     (*namespace).into(),
                     (*name).into(),
+                    placement.gen.into(),
                 ]);
             }
             tx.execute(
                 &format!(
-                    "DELETE FROM objects WHERE (api_group, resource, cluster, namespace, name) IN (VALUES {})",
-                    value_rows(5, batch.len())
+                    "DELETE FROM objects WHERE (api_group, resource, cluster, namespace, name, gen) IN (VALUES {})",
+                    value_rows(6, batch.len())
                 ),
                 &params,
             )?;
         }
-        let written: Vec<&StoredObject> = self.rows.iter().filter_map(|(_, row)| *row).collect();
+        let written: Vec<(&StoredObject, Placement)> = self
+            .rows
+            .iter()
+            .filter_map(|(_, placement, row)| row.map(|o| (o, *placement)))
+            .collect();
         for batch in written.chunks(BATCH) {
-            let mut params = Vec::with_capacity(batch.len() * 13);
-            for o in batch {
+            let mut params = Vec::with_capacity(batch.len() * 15);
+            for (o, placement) in batch {
                 let t = &o.resource_type;
                 params.extend([
                     t.group.as_str().into(),
@@ -296,13 +332,15 @@ impl Outcome<'_> {
                     o.created_at.clone().into(),
                     now.into(),
                     o.json.as_str().into(),
+                    placement.gen.into(),
+                    placement.dead_gen.into(),
                 ]);
             }
             tx.execute(
                 &format!(
                     "INSERT OR REPLACE INTO objects (api_group, resource, cluster, namespace, name, version, kind, \
-                     uid, owner_uid, resource_version, created_at, synced_at, object) VALUES {}",
-                    value_rows(13, batch.len())
+                     uid, owner_uid, resource_version, created_at, synced_at, object, gen, dead_gen) VALUES {}",
+                    value_rows(15, batch.len())
                 ),
                 &params,
             )?;

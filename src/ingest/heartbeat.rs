@@ -3,9 +3,9 @@
 //! applied delta (recorded inside their own transactions), kept in `cluster_sync` (migration 0003). `pediaclusters` turns them into the
 //! `Ready` condition.
 
-use super::parse_body;
+use super::{garbage, parse_body};
 use crate::error::ApiResult;
-use crate::store::Store;
+use crate::store::{transaction, Store};
 use edgepedia_api::ClusterName;
 use serde::{Deserialize, Serialize};
 
@@ -42,14 +42,18 @@ pub fn heartbeat(
     let agent_version = agent_version
         .map(|v| v.chars().take(MAX_AGENT_VERSION).collect::<String>())
         .filter(|v| !v.is_empty());
-    // A cluster known only by its heartbeats is listed too (with no types yet).
-    store.execute(
-        "INSERT INTO clusters (name, agent_version, first_seen_at, last_sync_at) VALUES (?, ?, ?, 0) \
-         ON CONFLICT (name) DO UPDATE SET \
-         agent_version = coalesce(excluded.agent_version, clusters.agent_version)",
-        &[cluster.as_str().into(), agent_version.as_deref().into(), now.into()],
-    )?;
-    touch(store, cluster, Activity::Heartbeat, now)?;
+    transaction(store, |tx| {
+        // A cluster known only by its heartbeats is listed too (with no types yet).
+        tx.execute(
+            "INSERT INTO clusters (name, agent_version, first_seen_at, last_sync_at) VALUES (?, ?, ?, 0) \
+             ON CONFLICT (name) DO UPDATE SET \
+             agent_version = coalesce(excluded.agent_version, clusters.agent_version)",
+            &[cluster.as_str().into(), agent_version.as_deref().into(), now.into()],
+        )?;
+        touch(tx, cluster, Activity::Heartbeat, now)?;
+        // An idle agent's heartbeats keep removing what its last snapshot superseded.
+        garbage::collect(tx, now)
+    })?;
     Ok(HeartbeatAccepted {
         cluster: cluster.as_str().to_owned(),
         received_at: crate::clock::rfc3339(now),

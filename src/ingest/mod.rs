@@ -7,6 +7,7 @@
 pub mod authz;
 pub mod change_log;
 pub mod events;
+pub mod garbage;
 pub mod heartbeat;
 pub mod object;
 pub mod session;
@@ -112,7 +113,9 @@ fn record_type(
 ) -> ApiResult<u64> {
     let n = count(
         tx,
-        "SELECT count(*) FROM objects WHERE cluster = ? AND api_group = ? AND resource = ?",
+        &crate::live_rows::count_live(
+            "FROM objects WHERE cluster = ?1 AND api_group = ?2 AND resource = ?3",
+        ),
         &[
             cluster.as_str().into(),
             t.group.as_str().into(),

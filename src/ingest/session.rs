@@ -1,14 +1,28 @@
-//! Snapshot sessions: begin (cluster, types) → chunks staged out of readers' sight → commit,
-//! which atomically replaces what the session's types hold in the cluster — within the
-//! namespaces the session's writer may write, never beyond — or abort.
+//! Snapshot sessions (DESIGN §6, §9.1): begin (cluster, types) → chunks → commit, which
+//! atomically replaces what the session's types hold in the cluster — within the namespaces
+//! the session's writer may write, never beyond — or abort.
+//!
+//! Rows are written once. A chunk writes the objects that are new or changed straight into
+//! `objects` under the session's generation, hidden until the commit, marks the rows they
+//! replace, and notes the unchanged ones by name only ([`crate::live_rows`]). The commit marks
+//! what the snapshot no longer holds, records the session's changes in the feed, and makes
+//! all of it visible at once by deleting the session's row. Nothing is copied, so a chunk's
+//! transaction is bounded by the chunk and a commit's writes by its changes (small rows);
+//! what was superseded is removed afterwards, in bounded batches ([`super::garbage`]).
+//!
+//! One session per cluster, type and namespaces claim is open at a time: a newer begin
+//! supersedes an older one (an agent that restarted), whose requests then get 409. Sessions of
+//! different claims whose objects overlap are refused where they meet: 409 as well.
 
 use super::authz::{namespace_filter, WriteScope};
 use super::change_log::{self, Retention};
+use super::garbage::{self, end_sessions, SessionState};
 use super::heartbeat::{touch, Activity};
 use super::object::{normalize, StoredObject};
 use super::{check_resource_type, count, parse_body, record_cluster, record_type, value_rows};
 use crate::auth::NamePattern;
 use crate::error::{ApiError, ApiResult};
+use crate::live_rows::{live, live_as};
 use crate::store::{transaction, SqlValue, Store};
 use edgepedia_api::catalog;
 use edgepedia_api::ingest::{
@@ -17,8 +31,8 @@ use edgepedia_api::ingest::{
 };
 use edgepedia_api::{ClusterName, ResourceType};
 
-/// Rows per multi-row INSERT: fewer host calls, far below SQLite's parameter limit.
-const INSERT_BATCH: usize = 64;
+/// Objects per lookup and rows per multi-row write: far below SQLite's parameter limit.
+const BATCH: usize = 64;
 
 pub fn begin(
     store: &dyn Store,
@@ -46,15 +60,10 @@ pub fn begin(
         .map_err(|_| ApiError::internal())?;
     let expires_at = now + SESSION_TTL_SECONDS;
     transaction(store, |tx| {
-        // Abandoned sessions expire: their staged rows go, nothing they staged was visible.
-        tx.execute(
-            "DELETE FROM snapshot_objects WHERE session IN (SELECT id FROM snapshot_sessions WHERE expires_at < ?)",
-            &[now.into()],
-        )?;
-        tx.execute(
-            "DELETE FROM snapshot_sessions WHERE expires_at < ?",
-            &[now.into()],
-        )?;
+        garbage::collect(tx, now)?;
+        for gen in superseded(tx, cluster, namespaces.as_deref(), &begin.resource_types)? {
+            end_sessions(tx, "gen = ?", &[gen.into()], SessionState::Superseded)?;
+        }
         let id = tx
             .query("SELECT lower(hex(randomblob(16)))", &[])?
             .into_iter()
@@ -81,15 +90,53 @@ pub fn begin(
     })
 }
 
+/// The open sessions a new one replaces: same cluster, same namespaces claim, a type in common.
+fn superseded(
+    tx: &dyn Store,
+    cluster: &ClusterName,
+    namespaces: Option<&str>,
+    types: &[ResourceType],
+) -> ApiResult<Vec<i64>> {
+    let rows = tx.query(
+        "SELECT gen, resource_types FROM snapshot_sessions WHERE cluster = ? AND state = ? AND namespaces IS ?",
+        &[
+            cluster.as_str().into(),
+            SessionState::Open.code().into(),
+            namespaces.into(),
+        ],
+    )?;
+    let mut gens = Vec::new();
+    for row in rows {
+        let mut cells = row.into_iter();
+        let gen = cells.next().and_then(|v| v.as_i64());
+        let theirs: Vec<ResourceType> = cells
+            .next()
+            .and_then(SqlValue::into_string)
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .ok_or_else(ApiError::internal)?;
+        let shared = theirs.iter().any(|a| {
+            types
+                .iter()
+                .any(|b| a.group == b.group && a.resource == b.resource)
+        });
+        if let (Some(gen), true) = (gen, shared) {
+            gens.push(gen);
+        }
+    }
+    Ok(gens)
+}
+
 struct Session {
+    /// The generation its rows are written under.
+    gen: i64,
     types: Vec<ResourceType>,
     agent_version: Option<String>,
     /// What may be written through it: the namespaces claim of the token that began it.
     scope: WriteScope,
 }
 
-/// The open session `id` of `cluster`: 404 if unknown, 410 once expired, 403 if the caller
-/// may not write everything it may replace.
+/// The open session `id` of `cluster`: 404 if unknown or aborted, 410 once expired, 409 once
+/// superseded, 403 if the caller may not write everything it may replace.
 fn load_session(
     store: &dyn Store,
     scope: &WriteScope,
@@ -98,15 +145,18 @@ fn load_session(
     now: i64,
 ) -> ApiResult<Session> {
     let rows = store.query(
-        "SELECT resource_types, agent_version, expires_at, namespaces FROM snapshot_sessions WHERE id = ? AND cluster = ?",
+        "SELECT gen, resource_types, agent_version, expires_at, namespaces, state FROM snapshot_sessions \
+         WHERE id = ? AND cluster = ?",
         &[id.into(), cluster.as_str().into()],
     )?;
-    let row = rows.into_iter().next().ok_or_else(|| {
+    let not_found = || {
         ApiError::not_found(format!(
             "snapshot session {id:?} not found for cluster {cluster}"
         ))
-    })?;
+    };
+    let row = rows.into_iter().next().ok_or_else(not_found)?;
     let mut cells = row.into_iter();
+    let gen = cells.next().and_then(|v| v.as_i64()).unwrap_or(0);
     let types = cells
         .next()
         .and_then(SqlValue::into_string)
@@ -114,10 +164,19 @@ fn load_session(
     let agent_version = cells.next().and_then(SqlValue::into_string);
     let expires_at = cells.next().and_then(|v| v.as_i64()).unwrap_or(0);
     let namespaces = cells.next().and_then(SqlValue::into_string);
+    let state = cells.next().and_then(|v| v.as_i64()).unwrap_or(0);
+    if state == SessionState::Superseded.code() {
+        return Err(ApiError::conflict(format!(
+            "snapshot session {id:?} was superseded by a newer snapshot of the same types in cluster {cluster}"
+        )));
+    }
     if expires_at < now {
         return Err(ApiError::expired(format!(
             "snapshot session {id:?} expired; begin a new snapshot"
         )));
+    }
+    if state != SessionState::Open.code() {
+        return Err(not_found());
     }
     let types: Vec<ResourceType> =
         serde_json::from_str(&types).map_err(|_| ApiError::internal())?;
@@ -134,6 +193,7 @@ fn load_session(
         scope.check_type(t)?;
     }
     Ok(Session {
+        gen,
         types,
         agent_version,
         scope,
@@ -174,18 +234,22 @@ pub fn chunk(
         })
         .collect::<ApiResult<Vec<StoredObject>>>()?;
     transaction(store, |tx| {
-        for batch in objects.chunks(INSERT_BATCH) {
-            stage(tx, id, batch)?;
+        // Again inside the transaction: a session ended meanwhile must not gain rows.
+        let session = load_session(tx, scope, cluster, id, now)?;
+        for batch in objects.chunks(BATCH) {
+            stage(tx, cluster, session.gen, batch, now)?;
         }
         tx.execute(
-            "UPDATE snapshot_sessions SET expires_at = ? WHERE id = ?",
-            &[(now + SESSION_TTL_SECONDS).into(), id.into()],
+            "UPDATE snapshot_sessions SET expires_at = ? WHERE gen = ?",
+            &[(now + SESSION_TTL_SECONDS).into(), session.gen.into()],
         )?;
         let staged = count(
             tx,
-            "SELECT count(*) FROM snapshot_objects WHERE session = ?",
-            &[id.into()],
+            "SELECT (SELECT count(*) FROM snapshot_seen WHERE session = ?1) \
+             + (SELECT count(*) FROM snapshot_changes WHERE session = ?1 AND type <> 'DELETED')",
+            &[session.gen.into()],
         )?;
+        garbage::collect(tx, now)?;
         Ok(ChunkAccepted {
             accepted: objects.len() as u64,
             staged,
@@ -193,38 +257,369 @@ pub fn chunk(
     })
 }
 
-fn stage(tx: &dyn Store, session: &str, batch: &[StoredObject]) -> ApiResult<()> {
+/// What is live under a staged object's name, as the chunk found it.
+struct Live {
+    rowid: i64,
+    version: String,
+    uid: String,
+    resource_version: Option<String>,
+    /// Only when either side has no resourceVersion (then content decides).
+    object: Option<String>,
+    /// Another open session will replace this row.
+    claimed: bool,
+}
+
+/// One staged object's name as the chunk found it.
+struct Found {
+    live: Option<Live>,
+    /// An earlier chunk of this session wrote this name.
+    written: bool,
+    /// An earlier chunk of this session held this name unchanged.
+    seen: bool,
+    /// Another open session has written this name.
+    written_elsewhere: bool,
+}
+
+/// Stages up to [`BATCH`] objects under generation `gen`: one lookup, then multi-row writes of
+/// what is new or changed; unchanged objects cost one small row. A name sent again (a
+/// retried chunk) ends as the last send says.
+fn stage(
+    tx: &dyn Store,
+    cluster: &ClusterName,
+    gen: i64,
+    batch: &[StoredObject],
+    now: i64,
+) -> ApiResult<()> {
+    let found = lookup(tx, cluster, gen, batch)?;
+    let mut written = Vec::new();
+    let mut replaced = Vec::new();
+    let mut changes = Vec::new();
+    let mut seen = Vec::new();
+    let mut undo_written = Vec::new();
+    let mut undo_seen = Vec::new();
+    for (o, found) in batch.iter().zip(&found) {
+        let unchanged = found.live.as_ref().is_some_and(|live| {
+            live.uid == o.uid
+                && match (&live.resource_version, &o.resource_version) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => live.object.as_deref() == Some(o.json.as_str()),
+                }
+        });
+        if unchanged {
+            if !found.seen {
+                seen.push(o);
+            }
+            if found.written {
+                undo_written.push((o, found.live.as_ref().map(|l| l.rowid)));
+            }
+            continue;
+        }
+        if found.written_elsewhere || found.live.as_ref().is_some_and(|l| l.claimed) {
+            return Err(ApiError::conflict(format!(
+                "{} {}/{} is being replaced by another open snapshot session of cluster {cluster}",
+                o.resource_type.kind, o.namespace, o.name
+            )));
+        }
+        if let Some(live) = &found.live {
+            replaced.push(live.rowid);
+            if live.uid != o.uid {
+                changes.push(StagedChange::gone(o, live));
+            }
+        }
+        changes.push(StagedChange::came(o, found.live.as_ref()));
+        written.push(o);
+        if found.seen {
+            undo_seen.push(o);
+        }
+    }
+    write_objects(tx, cluster, gen, &written, now)?;
+    if !replaced.is_empty() {
+        let mut params: Vec<SqlValue> = vec![gen.into()];
+        params.extend(replaced.iter().map(|&rowid| SqlValue::from(rowid)));
+        tx.execute(
+            &format!(
+                "UPDATE objects SET dead_gen = ? WHERE rowid IN ({})",
+                vec!["?"; replaced.len()].join(", ")
+            ),
+            &params,
+        )?;
+    }
+    record_changes(tx, gen, &changes)?;
+    note_names(tx, "INSERT OR IGNORE INTO snapshot_seen", gen, &seen)?;
+    forget_names(tx, "snapshot_seen", gen, &undo_seen)?;
+    for (o, live_rowid) in undo_written {
+        let t = &o.resource_type;
+        let key: Vec<SqlValue> = vec![
+            t.group.as_str().into(),
+            t.resource.as_str().into(),
+            cluster.as_str().into(),
+            o.namespace.as_str().into(),
+            o.name.as_str().into(),
+            gen.into(),
+        ];
+        tx.execute(
+            "DELETE FROM objects WHERE api_group = ? AND resource = ? AND cluster = ? AND namespace = ? \
+             AND name = ? AND gen = ?",
+            &key,
+        )?;
+        forget_names(tx, "snapshot_changes", gen, &[o])?;
+        if let Some(rowid) = live_rowid {
+            tx.execute(
+                "UPDATE objects SET dead_gen = NULL WHERE rowid = ? AND dead_gen = ?",
+                &[rowid.into(), gen.into()],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// One row per object, in order: what is live under its name, and what this session did with
+/// the name before.
+fn lookup(
+    tx: &dyn Store,
+    cluster: &ClusterName,
+    gen: i64,
+    batch: &[StoredObject],
+) -> ApiResult<Vec<Found>> {
     let sql = format!(
-        "INSERT OR REPLACE INTO snapshot_objects (session, api_group, version, resource, kind, namespace, name, uid, \
-         owner_uid, resource_version, created_at, object) VALUES {}",
-        value_rows(12, batch.len())
+        "WITH k (i, api_group, resource, namespace, name, resource_version) AS (VALUES {}) \
+         SELECT o.rowid, o.version, o.uid, o.resource_version, \
+           CASE WHEN o.resource_version IS NULL OR k.resource_version IS NULL THEN o.object END, \
+           o.dead_gen <> ?1 AND o.dead_gen IN (SELECT gen FROM snapshot_sessions WHERE state = ?2), \
+           EXISTS (SELECT 1 FROM objects w WHERE w.api_group = k.api_group AND w.resource = k.resource \
+             AND w.cluster = ?3 AND w.namespace = k.namespace AND w.name = k.name AND w.gen = ?1), \
+           EXISTS (SELECT 1 FROM snapshot_seen s WHERE s.session = ?1 AND s.api_group = k.api_group \
+             AND s.resource = k.resource AND s.namespace = k.namespace AND s.name = k.name), \
+           EXISTS (SELECT 1 FROM objects w WHERE w.api_group = k.api_group AND w.resource = k.resource \
+             AND w.cluster = ?3 AND w.namespace = k.namespace AND w.name = k.name AND w.gen <> ?1 \
+             AND w.gen IN (SELECT gen FROM snapshot_sessions WHERE state = ?2)) \
+         FROM k LEFT JOIN objects o ON o.api_group = k.api_group AND o.resource = k.resource \
+           AND o.cluster = ?3 AND o.namespace = k.namespace AND o.name = k.name AND {} \
+         ORDER BY k.i",
+        numbered_rows(4, 6, batch.len()),
+        live_as("o")
     );
-    let mut params = Vec::with_capacity(batch.len() * 12);
-    for o in batch {
+    let mut params: Vec<SqlValue> = vec![
+        gen.into(),
+        SessionState::Open.code().into(),
+        cluster.as_str().into(),
+    ];
+    for (i, o) in batch.iter().enumerate() {
         let t = &o.resource_type;
         params.extend([
-            session.into(),
+            (i as i64).into(),
+            t.group.as_str().into(),
+            t.resource.as_str().into(),
+            o.namespace.as_str().into(),
+            o.name.as_str().into(),
+            o.resource_version.clone().into(),
+        ]);
+    }
+    let rows = tx.query(&sql, &params)?;
+    if rows.len() != batch.len() {
+        return Err(ApiError::internal());
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut cells = row.into_iter();
+            let rowid = cells.next().and_then(|v| v.as_i64());
+            let version = cells.next().and_then(SqlValue::into_string);
+            let uid = cells.next().and_then(SqlValue::into_string);
+            let resource_version = cells.next().and_then(SqlValue::into_string);
+            let object = cells.next().and_then(SqlValue::into_string);
+            let claimed = cells.next().and_then(|v| v.as_i64()) == Some(1);
+            let written = cells.next().and_then(|v| v.as_i64()) == Some(1);
+            let seen = cells.next().and_then(|v| v.as_i64()) == Some(1);
+            let written_elsewhere = cells.next().and_then(|v| v.as_i64()) == Some(1);
+            let live = match (rowid, version, uid) {
+                (Some(rowid), Some(version), Some(uid)) => Some(Live {
+                    rowid,
+                    version,
+                    uid,
+                    resource_version,
+                    object,
+                    claimed,
+                }),
+                _ => None,
+            };
+            Found {
+                live,
+                written,
+                seen,
+                written_elsewhere,
+            }
+        })
+        .collect())
+}
+
+/// `rows` groups of `columns` placeholders numbered from `?first` on, for a `VALUES` that
+/// follows numbered parameters (SQLite numbers a bare `?` after the largest one used).
+fn numbered_rows(first: usize, columns: usize, rows: usize) -> String {
+    (0..rows)
+        .map(|r| {
+            let cells: Vec<String> = (0..columns)
+                .map(|c| format!("?{}", first + r * columns + c))
+                .collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A change-feed row the session records at commit.
+struct StagedChange<'o> {
+    change_type: &'static str,
+    object: &'o StoredObject,
+    version: &'o str,
+    uid: &'o str,
+    resource_version: Option<&'o str>,
+}
+
+impl<'o> StagedChange<'o> {
+    /// The object is new under its name, or changed.
+    fn came(o: &'o StoredObject, live: Option<&Live>) -> Self {
+        let replaces_same = live.is_some_and(|l| l.uid == o.uid);
+        Self {
+            change_type: if replaces_same { "MODIFIED" } else { "ADDED" },
+            object: o,
+            version: &o.resource_type.version,
+            uid: &o.uid,
+            resource_version: o.resource_version.as_deref(),
+        }
+    }
+
+    /// The live object under the name was re-created: its old incarnation is DELETED.
+    fn gone(o: &'o StoredObject, live: &'o Live) -> Self {
+        Self {
+            change_type: "DELETED",
+            object: o,
+            version: &live.version,
+            uid: &live.uid,
+            resource_version: live.resource_version.as_deref(),
+        }
+    }
+}
+
+fn write_objects(
+    tx: &dyn Store,
+    cluster: &ClusterName,
+    gen: i64,
+    objects: &[&StoredObject],
+    now: i64,
+) -> ApiResult<()> {
+    if objects.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT OR REPLACE INTO objects (api_group, version, resource, kind, cluster, namespace, name, uid, \
+         owner_uid, resource_version, created_at, synced_at, object, gen) VALUES {}",
+        value_rows(14, objects.len())
+    );
+    let mut params = Vec::with_capacity(objects.len() * 14);
+    for o in objects {
+        let t = &o.resource_type;
+        params.extend([
             t.group.as_str().into(),
             t.version.as_str().into(),
             t.resource.as_str().into(),
             t.kind.as_str().into(),
+            cluster.as_str().into(),
             o.namespace.as_str().into(),
             o.name.as_str().into(),
             o.uid.as_str().into(),
             o.owner_uid.clone().into(),
             o.resource_version.clone().into(),
             o.created_at.clone().into(),
+            now.into(),
             o.json.as_str().into(),
+            gen.into(),
         ]);
     }
     tx.execute(&sql, &params)?;
     Ok(())
 }
 
-/// Replaces, per type, the stored objects the session may replace (its namespaces, or the
-/// whole cluster × type) with the staged ones, as a diff: only rows that changed are written,
-/// and each change is recorded in the change feed. Every staged object was checked against
-/// the same namespaces when its chunk came in.
+fn record_changes(tx: &dyn Store, gen: i64, changes: &[StagedChange<'_>]) -> ApiResult<()> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut params = Vec::with_capacity(changes.len() * 10);
+    for c in changes {
+        let t = &c.object.resource_type;
+        params.extend([
+            gen.into(),
+            t.group.as_str().into(),
+            t.resource.as_str().into(),
+            c.object.namespace.as_str().into(),
+            c.object.name.as_str().into(),
+            c.change_type.into(),
+            c.version.into(),
+            t.kind.as_str().into(),
+            c.uid.into(),
+            c.resource_version.into(),
+        ]);
+    }
+    tx.execute(
+        &format!(
+            "INSERT OR REPLACE INTO snapshot_changes (session, api_group, resource, namespace, name, type, \
+             version, kind, uid, resource_version) VALUES {}",
+            value_rows(10, changes.len())
+        ),
+        &params,
+    )?;
+    Ok(())
+}
+
+/// `insert` (into `snapshot_seen`) the names of `objects` under session `gen`.
+fn note_names(tx: &dyn Store, insert: &str, gen: i64, objects: &[&StoredObject]) -> ApiResult<()> {
+    if objects.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        &format!(
+            "{insert} (session, api_group, resource, namespace, name) VALUES {}",
+            value_rows(5, objects.len())
+        ),
+        &name_params(gen, objects),
+    )?;
+    Ok(())
+}
+
+/// Deletes the rows of `table` (`snapshot_seen`, `snapshot_changes`) naming `objects` in `gen`.
+fn forget_names(tx: &dyn Store, table: &str, gen: i64, objects: &[&StoredObject]) -> ApiResult<()> {
+    if objects.is_empty() {
+        return Ok(());
+    }
+    tx.execute(
+        &format!(
+            "DELETE FROM {table} WHERE (session, api_group, resource, namespace, name) IN (VALUES {})",
+            value_rows(5, objects.len())
+        ),
+        &name_params(gen, objects),
+    )?;
+    Ok(())
+}
+
+fn name_params(gen: i64, objects: &[&StoredObject]) -> Vec<SqlValue> {
+    let mut params = Vec::with_capacity(objects.len() * 5);
+    for o in objects {
+        let t = &o.resource_type;
+        params.extend([
+            gen.into(),
+            t.group.as_str().into(),
+            t.resource.as_str().into(),
+            o.namespace.as_str().into(),
+            o.name.as_str().into(),
+        ]);
+    }
+    params
+}
+
+/// Replaces, per type, what the session may replace (its namespaces, or the whole cluster ×
+/// type) with what it staged: the live rows it neither holds nor replaces are marked as
+/// deleted, the session's changes go into the feed (per type: deletions, then additions and
+/// modifications, by name), and deleting the session's row makes it all visible at once.
 pub fn commit(
     store: &dyn Store,
     scope: &WriteScope,
@@ -235,11 +630,10 @@ pub fn commit(
 ) -> ApiResult<CommitResult> {
     transaction(store, |tx| {
         let session = load_session(tx, scope, cluster, id, now)?;
+        let gen = session.gen;
         let replaceable = namespace_filter(session.scope.namespaces());
         let commit_mark = change_log::mark(tx)?;
-        let mut replaced = Vec::new();
-        for t in &session.types {
-            // The rows this session may replace: cluster × type, within its namespaces.
+        let rows_of = |t: &ResourceType| {
             let mut params: Vec<SqlValue> = vec![
                 cluster.as_str().into(),
                 t.group.as_str().into(),
@@ -247,15 +641,66 @@ pub fn commit(
             ];
             params.extend_from_slice(replaceable.params());
             let rows = format!(
-                "FROM objects WHERE cluster = ? AND api_group = ? AND resource = ? AND {}",
-                replaceable.where_sql()
+                "FROM objects WHERE cluster = ? AND api_group = ? AND resource = ? AND {} AND {}",
+                replaceable.where_sql(),
+                live()
             );
-            apply_diff(tx, cluster, id, t, &rows, &params, now)?;
+            (rows, params)
+        };
+        for t in &session.types {
+            let (rows, mut params) = rows_of(t);
+            // Live rows this session may replace, that no open session replaces and it does not hold.
+            let gone = format!(
+                "{rows} AND (dead_gen IS NULL OR dead_gen NOT IN (SELECT gen FROM snapshot_sessions WHERE state = ?)) \
+                 AND NOT EXISTS (SELECT 1 FROM snapshot_seen s WHERE s.session = ? AND s.api_group = objects.api_group \
+                 AND s.resource = objects.resource AND s.namespace = objects.namespace AND s.name = objects.name)"
+            );
+            params.extend([SessionState::Open.code().into(), gen.into()]);
+            let mut with_gen: Vec<SqlValue> = vec![gen.into()];
+            with_gen.extend_from_slice(&params);
+            tx.execute(
+                &format!(
+                    "INSERT OR REPLACE INTO snapshot_changes (session, api_group, resource, namespace, name, type, \
+                     version, kind, uid, resource_version) \
+                     SELECT ?, api_group, resource, namespace, name, 'DELETED', version, kind, uid, resource_version {gone}"
+                ),
+                &with_gen,
+            )?;
+            tx.execute(
+                &format!("UPDATE objects SET dead_gen = ? WHERE rowid IN (SELECT rowid {gone})"),
+                &with_gen,
+            )?;
+            tx.execute(
+                "INSERT INTO changes (changed_at, type, api_group, version, resource, kind, cluster, namespace, name, \
+                 uid, resource_version) \
+                 SELECT ?, type, api_group, version, resource, kind, ?, namespace, name, uid, resource_version \
+                 FROM snapshot_changes WHERE session = ? AND api_group = ? AND resource = ? \
+                 ORDER BY type <> 'DELETED', namespace, name",
+                &[
+                    now.into(),
+                    cluster.as_str().into(),
+                    gen.into(),
+                    t.group.as_str().into(),
+                    t.resource.as_str().into(),
+                ],
+            )?;
+        }
+        // The flip: the session's generation is no longer pending.
+        tx.execute(
+            "INSERT INTO snapshot_garbage (gen, cluster, aborted) VALUES (?, ?, 0)",
+            &[gen.into(), cluster.as_str().into()],
+        )?;
+        tx.execute("DELETE FROM snapshot_sessions WHERE gen = ?", &[gen.into()])?;
+        let mut replaced = Vec::new();
+        for t in &session.types {
             let total = record_type(tx, cluster, t, now)?;
             // A namespace-limited writer learns only the count of what it may see.
             let visible = match session.scope.namespaces() {
                 None => total,
-                Some(_) => count(tx, &format!("SELECT count(*) {rows}"), &params)?,
+                Some(_) => {
+                    let (rows, params) = rows_of(t);
+                    count(tx, &format!("SELECT count(*) {rows}"), &params)?
+                }
             };
             replaced.push(TypeCount {
                 resource_type: t.clone(),
@@ -264,99 +709,11 @@ pub fn commit(
         }
         change_log::settle_tombstones_since(tx, cluster, commit_mark, now)?;
         change_log::prune(tx, retention, now)?;
-        tx.execute(
-            "DELETE FROM snapshot_objects WHERE session = ?",
-            &[id.into()],
-        )?;
-        tx.execute("DELETE FROM snapshot_sessions WHERE id = ?", &[id.into()])?;
         record_cluster(tx, cluster, session.agent_version.as_deref(), now)?;
         touch(tx, cluster, Activity::Snapshot, now)?;
+        garbage::collect(tx, now)?;
         Ok(CommitResult { replaced })
     })
-}
-
-/// One type of a commit, as set operations in SQL (no per-object round trips): the stored
-/// rows (`rows`, bound by `params`) that the session does not hold with the same uid are
-/// recorded DELETED and deleted; staged rows that are new, re-created or differ (by
-/// resourceVersion; by content where either has none) are recorded ADDED or MODIFIED and
-/// written. A resourceVersion changes with every change in Kubernetes, while the text of an
-/// unchanged object may not be byte-identical across pushes (key order of another client). An identical
-/// re-push writes and records nothing.
-fn apply_diff(
-    tx: &dyn Store,
-    cluster: &ClusterName,
-    session: &str,
-    t: &ResourceType,
-    rows: &str,
-    params: &[SqlValue],
-    now: i64,
-) -> ApiResult<()> {
-    let mark = change_log::mark(tx)?;
-    let mut deleted: Vec<SqlValue> = vec![now.into()];
-    deleted.extend_from_slice(params);
-    deleted.push(session.into());
-    tx.execute(
-        &format!(
-            "INSERT INTO changes (changed_at, type, api_group, version, resource, kind, cluster, namespace, name, \
-             uid, resource_version) \
-             SELECT ?, 'DELETED', api_group, version, resource, kind, cluster, namespace, name, uid, resource_version \
-             {rows} AND NOT EXISTS (SELECT 1 FROM snapshot_objects s WHERE s.session = ? \
-             AND s.api_group = objects.api_group AND s.resource = objects.resource \
-             AND s.namespace = objects.namespace AND s.name = objects.name AND s.uid = objects.uid) \
-             ORDER BY namespace, name"
-        ),
-        &deleted,
-    )?;
-    let this_type: [SqlValue; 4] = [
-        mark.into(),
-        cluster.as_str().into(),
-        t.group.as_str().into(),
-        t.resource.as_str().into(),
-    ];
-    tx.execute(
-        "DELETE FROM objects WHERE (api_group, resource, cluster, namespace, name) IN \
-         (SELECT api_group, resource, cluster, namespace, name FROM changes \
-          WHERE seq > ? AND type = 'DELETED' AND cluster = ? AND api_group = ? AND resource = ?)",
-        &this_type,
-    )?;
-    tx.execute(
-        "INSERT INTO changes (changed_at, type, api_group, version, resource, kind, cluster, namespace, name, \
-         uid, resource_version) \
-         SELECT ?, CASE WHEN o.uid IS NULL THEN 'ADDED' ELSE 'MODIFIED' END, s.api_group, s.version, \
-         s.resource, s.kind, ?, s.namespace, s.name, s.uid, s.resource_version \
-         FROM snapshot_objects s LEFT JOIN objects o ON o.api_group = s.api_group AND o.resource = s.resource \
-         AND o.cluster = ? AND o.namespace = s.namespace AND o.name = s.name \
-         WHERE s.session = ? AND s.api_group = ? AND s.resource = ? \
-         AND (o.uid IS NULL OR CASE WHEN o.resource_version IS NULL OR s.resource_version IS NULL \
-         THEN o.object <> s.object ELSE o.resource_version <> s.resource_version END) \
-         ORDER BY s.namespace, s.name",
-        &[
-            now.into(),
-            cluster.as_str().into(),
-            cluster.as_str().into(),
-            session.into(),
-            t.group.as_str().into(),
-            t.resource.as_str().into(),
-        ],
-    )?;
-    let mut written: Vec<SqlValue> = vec![
-        cluster.as_str().into(),
-        now.into(),
-        session.into(),
-        t.group.as_str().into(),
-        t.resource.as_str().into(),
-    ];
-    written.extend(this_type);
-    tx.execute(
-        "INSERT OR REPLACE INTO objects (api_group, version, resource, kind, cluster, namespace, name, uid, \
-         owner_uid, resource_version, created_at, synced_at, object) \
-         SELECT api_group, version, resource, kind, ?, namespace, name, uid, owner_uid, resource_version, \
-         created_at, ?, object FROM snapshot_objects WHERE session = ? AND api_group = ? AND resource = ? \
-         AND (namespace, name) IN (SELECT namespace, name FROM changes \
-          WHERE seq > ? AND type <> 'DELETED' AND cluster = ? AND api_group = ? AND resource = ?)",
-        &written,
-    )?;
-    Ok(())
 }
 
 pub fn abort(
@@ -367,12 +724,8 @@ pub fn abort(
     now: i64,
 ) -> ApiResult<()> {
     transaction(store, |tx| {
-        load_session(tx, scope, cluster, id, now)?;
-        tx.execute(
-            "DELETE FROM snapshot_objects WHERE session = ?",
-            &[id.into()],
-        )?;
-        tx.execute("DELETE FROM snapshot_sessions WHERE id = ?", &[id.into()])?;
-        Ok(())
+        let session = load_session(tx, scope, cluster, id, now)?;
+        end_sessions(tx, "gen = ?", &[session.gen.into()], SessionState::Ended)?;
+        garbage::collect(tx, now)
     })
 }
