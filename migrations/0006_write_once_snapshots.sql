@@ -34,20 +34,15 @@ CREATE TABLE snapshot_seen (
     PRIMARY KEY (session, api_group, resource, namespace, name)
 ) WITHOUT ROWID;
 
--- The change-feed rows a session will record at commit (and, for an aborted one, the rows
--- it wrote, so they can be found and removed).
-CREATE TABLE snapshot_changes (
-    session          INTEGER NOT NULL,
-    api_group        TEXT NOT NULL,
-    resource         TEXT NOT NULL,
-    namespace        TEXT NOT NULL,
-    name             TEXT NOT NULL,
-    type             TEXT NOT NULL,
-    version          TEXT NOT NULL,
-    kind             TEXT NOT NULL,
-    uid              TEXT NOT NULL,
-    resource_version TEXT,
-    PRIMARY KEY (session, api_group, resource, namespace, name, type)
+-- Names a session wrote an object under: what its commit records ADDED or MODIFIED (against
+-- what is live then), and, for an ended session, where its rows are to be removed.
+CREATE TABLE snapshot_written (
+    session   INTEGER NOT NULL,
+    api_group TEXT NOT NULL,
+    resource  TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    PRIMARY KEY (session, api_group, resource, namespace, name)
 ) WITHOUT ROWID;
 
 -- Generations whose leftovers are still to be removed: superseded rows of a committed one,

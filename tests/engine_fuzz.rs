@@ -124,8 +124,8 @@ impl Fuzz {
              coalesce(dead_gen, '') AS k FROM objects ORDER BY k)",
             "SELECT count(*), max(seq) FROM changes",
             "SELECT count(*) FROM tombstones",
-            "SELECT count(*), group_concat(k, ',') FROM (SELECT session || ':' || name || ':' || type AS k \
-             FROM snapshot_changes ORDER BY k)",
+            "SELECT count(*), group_concat(k, ',') FROM (SELECT session || ':' || name AS k \
+             FROM snapshot_written ORDER BY k)",
             "SELECT count(*), group_concat(k, ',') FROM (SELECT session || ':' || name AS k \
              FROM snapshot_seen ORDER BY k)",
             "SELECT count(*), group_concat(k, ',') FROM (SELECT gen || ':' || state AS k \

@@ -52,6 +52,8 @@ pub fn events(
         })
         .collect::<ApiResult<Vec<_>>>()?;
     transaction(store, |tx| {
+        // First, so an expired session's claims no longer shape where deltas are written.
+        garbage::expire(tx, now)?;
         let stored = lookup(tx, cluster, &parsed)?;
         let outcome = replay(&parsed, stored);
         outcome.write(tx, cluster, now)?;

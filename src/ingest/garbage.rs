@@ -56,9 +56,22 @@ pub fn end_sessions(
     Ok(())
 }
 
-/// Expires sessions past their time, then removes one batch of the oldest leftovers.
-pub fn collect(tx: &dyn Store, now: i64) -> ApiResult<()> {
+/// Ends the sessions past their time, and forgets ended ones with nothing left. An ended
+/// session's row outlives its leftovers until its expiry, so its writer keeps hearing why it
+/// ended (409 superseded) rather than 404.
+pub fn expire(tx: &dyn Store, now: i64) -> ApiResult<()> {
     end_sessions(tx, "expires_at < ?", &[now.into()], SessionState::Ended)?;
+    tx.execute(
+        "DELETE FROM snapshot_sessions WHERE state <> ? AND expires_at < ? \
+         AND gen NOT IN (SELECT gen FROM snapshot_garbage)",
+        &[SessionState::Open.code().into(), now.into()],
+    )?;
+    Ok(())
+}
+
+/// [`expire`], then removes one batch of the oldest leftovers.
+pub fn collect(tx: &dyn Store, now: i64) -> ApiResult<()> {
+    expire(tx, now)?;
     let Some(row) = tx
         .query(
             "SELECT gen, cluster, aborted FROM snapshot_garbage ORDER BY gen LIMIT 1",
@@ -74,14 +87,14 @@ pub fn collect(tx: &dyn Store, now: i64) -> ApiResult<()> {
     let cluster = cells.next().unwrap_or(SqlValue::Null);
     let aborted = cells.next().and_then(|v| v.as_i64()) == Some(1);
     let batch: SqlValue = BATCH.into();
-    let first_changes = "SELECT session, api_group, resource, namespace, name, type FROM snapshot_changes \
-                         WHERE session = ? ORDER BY session, api_group, resource, namespace, name, type LIMIT ?";
+    let first_written = "SELECT session, api_group, resource, namespace, name FROM snapshot_written \
+                         WHERE session = ? ORDER BY session, api_group, resource, namespace, name LIMIT ?";
     if aborted {
-        // What it wrote is named by the changes it would have recorded; its marks are undone.
+        // What it wrote is found by the names it wrote under; its marks are undone.
         tx.execute(
             &format!(
                 "DELETE FROM objects WHERE (api_group, resource, cluster, namespace, name, gen) IN \
-                 (SELECT api_group, resource, ?, namespace, name, session FROM ({first_changes}))"
+                 (SELECT api_group, resource, ?, namespace, name, session FROM ({first_written}))"
             ),
             &[cluster, gen.into(), batch.clone()],
         )?;
@@ -98,8 +111,8 @@ pub fn collect(tx: &dyn Store, now: i64) -> ApiResult<()> {
     }
     tx.execute(
         &format!(
-            "DELETE FROM snapshot_changes WHERE (session, api_group, resource, namespace, name, type) IN \
-             ({first_changes})"
+            "DELETE FROM snapshot_written WHERE (session, api_group, resource, namespace, name) IN \
+             ({first_written})"
         ),
         &[gen.into(), batch.clone()],
     )?;
@@ -111,14 +124,12 @@ pub fn collect(tx: &dyn Store, now: i64) -> ApiResult<()> {
     let left = count(
         tx,
         "SELECT EXISTS (SELECT 1 FROM objects WHERE dead_gen = ?1) \
-         OR EXISTS (SELECT 1 FROM snapshot_changes WHERE session = ?1) \
+         OR EXISTS (SELECT 1 FROM snapshot_written WHERE session = ?1) \
          OR EXISTS (SELECT 1 FROM snapshot_seen WHERE session = ?1)",
         &[gen.into()],
     )?;
     if left == 0 {
         tx.execute("DELETE FROM snapshot_garbage WHERE gen = ?", &[gen.into()])?;
-        // Nothing of an ended session is left: its generation need not be pending any more.
-        tx.execute("DELETE FROM snapshot_sessions WHERE gen = ?", &[gen.into()])?;
     }
     Ok(())
 }

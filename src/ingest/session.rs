@@ -30,6 +30,7 @@ use edgepedia_api::ingest::{
     SESSION_TTL_SECONDS,
 };
 use edgepedia_api::{ClusterName, ResourceType};
+use std::collections::HashMap;
 
 /// Objects per lookup and rows per multi-row write: far below SQLite's parameter limit.
 const BATCH: usize = 64;
@@ -233,10 +234,13 @@ pub fn chunk(
             Ok(o)
         })
         .collect::<ApiResult<Vec<StoredObject>>>()?;
+    let last_sends = last_send_of_each_name(&objects);
     transaction(store, |tx| {
+        // First, so a session that expired meanwhile is ended before this one meets its rows.
+        garbage::expire(tx, now)?;
         // Again inside the transaction: a session ended meanwhile must not gain rows.
         let session = load_session(tx, scope, cluster, id, now)?;
-        for batch in objects.chunks(BATCH) {
+        for batch in last_sends.chunks(BATCH) {
             stage(tx, cluster, session.gen, batch, now)?;
         }
         tx.execute(
@@ -246,7 +250,7 @@ pub fn chunk(
         let staged = count(
             tx,
             "SELECT (SELECT count(*) FROM snapshot_seen WHERE session = ?1) \
-             + (SELECT count(*) FROM snapshot_changes WHERE session = ?1 AND type <> 'DELETED')",
+             + (SELECT count(*) FROM snapshot_written WHERE session = ?1)",
             &[session.gen.into()],
         )?;
         garbage::collect(tx, now)?;
@@ -257,10 +261,29 @@ pub fn chunk(
     })
 }
 
+/// A name sent twice in one chunk ends as its last send says, as across chunks: only that
+/// send is staged (in the order of the last sends).
+fn last_send_of_each_name(objects: &[StoredObject]) -> Vec<&StoredObject> {
+    fn key(o: &StoredObject) -> (&str, &str, &str, &str) {
+        let t = &o.resource_type;
+        (&t.group, &t.resource, &o.namespace, &o.name)
+    }
+    let last: HashMap<_, usize> = objects
+        .iter()
+        .enumerate()
+        .map(|(i, o)| (key(o), i))
+        .collect();
+    objects
+        .iter()
+        .enumerate()
+        .filter(|(i, o)| last.get(&key(o)) == Some(i))
+        .map(|(_, o)| o)
+        .collect()
+}
+
 /// What is live under a staged object's name, as the chunk found it.
 struct Live {
     rowid: i64,
-    version: String,
     uid: String,
     resource_version: Option<String>,
     /// Only when either side has no resourceVersion (then content decides).
@@ -280,24 +303,23 @@ struct Found {
     written_elsewhere: bool,
 }
 
-/// Stages up to [`BATCH`] objects under generation `gen`: one lookup, then multi-row writes of
-/// what is new or changed; unchanged objects cost one small row. A name sent again (a
-/// retried chunk) ends as the last send says.
+/// Stages up to [`BATCH`] objects (one per name) under generation `gen`: one lookup, then
+/// multi-row writes of what is new or changed; an unchanged object costs one small row. A
+/// name sent again (a retried chunk) ends as the last send says.
 fn stage(
     tx: &dyn Store,
     cluster: &ClusterName,
     gen: i64,
-    batch: &[StoredObject],
+    batch: &[&StoredObject],
     now: i64,
 ) -> ApiResult<()> {
     let found = lookup(tx, cluster, gen, batch)?;
     let mut written = Vec::new();
     let mut replaced = Vec::new();
-    let mut changes = Vec::new();
     let mut seen = Vec::new();
-    let mut undo_written = Vec::new();
-    let mut undo_seen = Vec::new();
-    for (o, found) in batch.iter().zip(&found) {
+    let mut unwritten = Vec::new();
+    let mut unseen = Vec::new();
+    for (&o, found) in batch.iter().zip(&found) {
         let unchanged = found.live.as_ref().is_some_and(|live| {
             live.uid == o.uid
                 && match (&live.resource_version, &o.resource_version) {
@@ -310,7 +332,7 @@ fn stage(
                 seen.push(o);
             }
             if found.written {
-                undo_written.push((o, found.live.as_ref().map(|l| l.rowid)));
+                unwritten.push((o, found.live.as_ref().map(|l| l.rowid)));
             }
             continue;
         }
@@ -322,14 +344,10 @@ fn stage(
         }
         if let Some(live) = &found.live {
             replaced.push(live.rowid);
-            if live.uid != o.uid {
-                changes.push(StagedChange::gone(o, live));
-            }
         }
-        changes.push(StagedChange::came(o, found.live.as_ref()));
         written.push(o);
         if found.seen {
-            undo_seen.push(o);
+            unseen.push(o);
         }
     }
     write_objects(tx, cluster, gen, &written, now)?;
@@ -344,10 +362,10 @@ fn stage(
             &params,
         )?;
     }
-    record_changes(tx, gen, &changes)?;
-    note_names(tx, "INSERT OR IGNORE INTO snapshot_seen", gen, &seen)?;
-    forget_names(tx, "snapshot_seen", gen, &undo_seen)?;
-    for (o, live_rowid) in undo_written {
+    note_names(tx, "snapshot_written", gen, &written)?;
+    note_names(tx, "snapshot_seen", gen, &seen)?;
+    forget_names(tx, "snapshot_seen", gen, &unseen)?;
+    for (o, live_rowid) in unwritten {
         let t = &o.resource_type;
         let key: Vec<SqlValue> = vec![
             t.group.as_str().into(),
@@ -362,7 +380,7 @@ fn stage(
              AND name = ? AND gen = ?",
             &key,
         )?;
-        forget_names(tx, "snapshot_changes", gen, &[o])?;
+        forget_names(tx, "snapshot_written", gen, &[o])?;
         if let Some(rowid) = live_rowid {
             tx.execute(
                 "UPDATE objects SET dead_gen = NULL WHERE rowid = ? AND dead_gen = ?",
@@ -373,21 +391,22 @@ fn stage(
     Ok(())
 }
 
-/// One row per object, in order: what is live under its name, and what this session did with
-/// the name before.
+/// One row per object, in order: what is live under its name, and what this session and
+/// others did with the name before. Sessions count as open by state: expired ones were ended
+/// by [`garbage::collect`] at the start of the request.
 fn lookup(
     tx: &dyn Store,
     cluster: &ClusterName,
     gen: i64,
-    batch: &[StoredObject],
+    batch: &[&StoredObject],
 ) -> ApiResult<Vec<Found>> {
     let sql = format!(
         "WITH k (i, api_group, resource, namespace, name, resource_version) AS (VALUES {}) \
-         SELECT o.rowid, o.version, o.uid, o.resource_version, \
+         SELECT o.rowid, o.uid, o.resource_version, \
            CASE WHEN o.resource_version IS NULL OR k.resource_version IS NULL THEN o.object END, \
            o.dead_gen <> ?1 AND o.dead_gen IN (SELECT gen FROM snapshot_sessions WHERE state = ?2), \
-           EXISTS (SELECT 1 FROM objects w WHERE w.api_group = k.api_group AND w.resource = k.resource \
-             AND w.cluster = ?3 AND w.namespace = k.namespace AND w.name = k.name AND w.gen = ?1), \
+           EXISTS (SELECT 1 FROM snapshot_written w WHERE w.session = ?1 AND w.api_group = k.api_group \
+             AND w.resource = k.resource AND w.namespace = k.namespace AND w.name = k.name), \
            EXISTS (SELECT 1 FROM snapshot_seen s WHERE s.session = ?1 AND s.api_group = k.api_group \
              AND s.resource = k.resource AND s.namespace = k.namespace AND s.name = k.name), \
            EXISTS (SELECT 1 FROM objects w WHERE w.api_group = k.api_group AND w.resource = k.resource \
@@ -424,18 +443,14 @@ fn lookup(
         .map(|row| {
             let mut cells = row.into_iter();
             let rowid = cells.next().and_then(|v| v.as_i64());
-            let version = cells.next().and_then(SqlValue::into_string);
             let uid = cells.next().and_then(SqlValue::into_string);
             let resource_version = cells.next().and_then(SqlValue::into_string);
             let object = cells.next().and_then(SqlValue::into_string);
-            let claimed = cells.next().and_then(|v| v.as_i64()) == Some(1);
-            let written = cells.next().and_then(|v| v.as_i64()) == Some(1);
-            let seen = cells.next().and_then(|v| v.as_i64()) == Some(1);
-            let written_elsewhere = cells.next().and_then(|v| v.as_i64()) == Some(1);
-            let live = match (rowid, version, uid) {
-                (Some(rowid), Some(version), Some(uid)) => Some(Live {
+            let mut flag = || cells.next().and_then(|v| v.as_i64()) == Some(1);
+            let (claimed, written, seen, written_elsewhere) = (flag(), flag(), flag(), flag());
+            let live = match (rowid, uid) {
+                (Some(rowid), Some(uid)) => Some(Live {
                     rowid,
-                    version,
                     uid,
                     resource_version,
                     object,
@@ -465,40 +480,6 @@ fn numbered_rows(first: usize, columns: usize, rows: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A change-feed row the session records at commit.
-struct StagedChange<'o> {
-    change_type: &'static str,
-    object: &'o StoredObject,
-    version: &'o str,
-    uid: &'o str,
-    resource_version: Option<&'o str>,
-}
-
-impl<'o> StagedChange<'o> {
-    /// The object is new under its name, or changed.
-    fn came(o: &'o StoredObject, live: Option<&Live>) -> Self {
-        let replaces_same = live.is_some_and(|l| l.uid == o.uid);
-        Self {
-            change_type: if replaces_same { "MODIFIED" } else { "ADDED" },
-            object: o,
-            version: &o.resource_type.version,
-            uid: &o.uid,
-            resource_version: o.resource_version.as_deref(),
-        }
-    }
-
-    /// The live object under the name was re-created: its old incarnation is DELETED.
-    fn gone(o: &'o StoredObject, live: &'o Live) -> Self {
-        Self {
-            change_type: "DELETED",
-            object: o,
-            version: &live.version,
-            uid: &live.uid,
-            resource_version: live.resource_version.as_deref(),
-        }
-    }
 }
 
 fn write_objects(
@@ -540,45 +521,15 @@ fn write_objects(
     Ok(())
 }
 
-fn record_changes(tx: &dyn Store, gen: i64, changes: &[StagedChange<'_>]) -> ApiResult<()> {
-    if changes.is_empty() {
-        return Ok(());
-    }
-    let mut params = Vec::with_capacity(changes.len() * 10);
-    for c in changes {
-        let t = &c.object.resource_type;
-        params.extend([
-            gen.into(),
-            t.group.as_str().into(),
-            t.resource.as_str().into(),
-            c.object.namespace.as_str().into(),
-            c.object.name.as_str().into(),
-            c.change_type.into(),
-            c.version.into(),
-            t.kind.as_str().into(),
-            c.uid.into(),
-            c.resource_version.into(),
-        ]);
-    }
-    tx.execute(
-        &format!(
-            "INSERT OR REPLACE INTO snapshot_changes (session, api_group, resource, namespace, name, type, \
-             version, kind, uid, resource_version) VALUES {}",
-            value_rows(10, changes.len())
-        ),
-        &params,
-    )?;
-    Ok(())
-}
-
-/// `insert` (into `snapshot_seen`) the names of `objects` under session `gen`.
-fn note_names(tx: &dyn Store, insert: &str, gen: i64, objects: &[&StoredObject]) -> ApiResult<()> {
+/// Notes the names of `objects` under session `gen` in `table` (`snapshot_written`,
+/// `snapshot_seen`).
+fn note_names(tx: &dyn Store, table: &str, gen: i64, objects: &[&StoredObject]) -> ApiResult<()> {
     if objects.is_empty() {
         return Ok(());
     }
     tx.execute(
         &format!(
-            "{insert} (session, api_group, resource, namespace, name) VALUES {}",
+            "INSERT OR IGNORE INTO {table} (session, api_group, resource, namespace, name) VALUES {}",
             value_rows(5, objects.len())
         ),
         &name_params(gen, objects),
@@ -586,7 +537,7 @@ fn note_names(tx: &dyn Store, insert: &str, gen: i64, objects: &[&StoredObject])
     Ok(())
 }
 
-/// Deletes the rows of `table` (`snapshot_seen`, `snapshot_changes`) naming `objects` in `gen`.
+/// Deletes the rows of `table` (`snapshot_written`, `snapshot_seen`) naming `objects` in `gen`.
 fn forget_names(tx: &dyn Store, table: &str, gen: i64, objects: &[&StoredObject]) -> ApiResult<()> {
     if objects.is_empty() {
         return Ok(());
@@ -617,9 +568,10 @@ fn name_params(gen: i64, objects: &[&StoredObject]) -> Vec<SqlValue> {
 }
 
 /// Replaces, per type, what the session may replace (its namespaces, or the whole cluster ×
-/// type) with what it staged: the live rows it neither holds nor replaces are marked as
-/// deleted, the session's changes go into the feed (per type: deletions, then additions and
-/// modifications, by name), and deleting the session's row makes it all visible at once.
+/// type) with what it staged, and records the changes as they are at this moment (a delta
+/// may have changed a live row since the chunk came): per type, first what went — live rows
+/// it neither holds nor wrote, and earlier incarnations under names it wrote — then what
+/// came or changed, each by name. Deleting the session's row makes it all visible at once.
 pub fn commit(
     store: &dyn Store,
     scope: &WriteScope,
@@ -647,42 +599,63 @@ pub fn commit(
             );
             (rows, params)
         };
+        // Under a name the session wrote: its row (n) and the live row it replaces (o), if any.
+        let written = format!(
+            "FROM snapshot_written w \
+             JOIN objects n ON n.api_group = w.api_group AND n.resource = w.resource AND n.cluster = ?2 \
+               AND n.namespace = w.namespace AND n.name = w.name AND n.gen = w.session \
+             LEFT JOIN objects o ON o.api_group = w.api_group AND o.resource = w.resource AND o.cluster = ?2 \
+               AND o.namespace = w.namespace AND o.name = w.name AND o.dead_gen = w.session AND {} \
+             WHERE w.session = ?3 AND w.api_group = ?4 AND w.resource = ?5",
+            live_as("o")
+        );
+        let record =
+            "INSERT INTO changes (changed_at, type, api_group, version, resource, kind, cluster, \
+                      namespace, name, uid, resource_version)";
         for t in &session.types {
             let (rows, mut params) = rows_of(t);
-            // Live rows this session may replace, that no open session replaces and it does not hold.
+            // Live rows it may replace that it does not hold. A row another open session is
+            // replacing goes too: this commit is final, and that session's object, if it
+            // commits, comes back as an addition.
             let gone = format!(
-                "{rows} AND (dead_gen IS NULL OR dead_gen NOT IN (SELECT gen FROM snapshot_sessions WHERE state = ?)) \
+                "{rows} AND (dead_gen IS NULL OR dead_gen <> ?) \
                  AND NOT EXISTS (SELECT 1 FROM snapshot_seen s WHERE s.session = ? AND s.api_group = objects.api_group \
                  AND s.resource = objects.resource AND s.namespace = objects.namespace AND s.name = objects.name)"
             );
-            params.extend([SessionState::Open.code().into(), gen.into()]);
-            let mut with_gen: Vec<SqlValue> = vec![gen.into()];
-            with_gen.extend_from_slice(&params);
+            params.extend([gen.into(), gen.into()]);
+            let this: Vec<SqlValue> = vec![
+                now.into(),
+                cluster.as_str().into(),
+                gen.into(),
+                t.group.as_str().into(),
+                t.resource.as_str().into(),
+            ];
+            let mut deleted = this.clone();
+            deleted.extend_from_slice(&params);
             tx.execute(
                 &format!(
-                    "INSERT OR REPLACE INTO snapshot_changes (session, api_group, resource, namespace, name, type, \
-                     version, kind, uid, resource_version) \
-                     SELECT ?, api_group, resource, namespace, name, 'DELETED', version, kind, uid, resource_version {gone}"
+                    "{record} SELECT ?1, 'DELETED', api_group, version, resource, kind, ?2, namespace, name, uid, \
+                     resource_version FROM (\
+                       SELECT o.api_group, o.version, o.resource, o.kind, o.namespace, o.name, o.uid, o.resource_version \
+                       {written} AND o.uid <> n.uid \
+                       UNION ALL SELECT api_group, version, resource, kind, namespace, name, uid, resource_version {gone}) \
+                     ORDER BY namespace, name"
                 ),
-                &with_gen,
+                &deleted,
             )?;
+            let mut marked: Vec<SqlValue> = vec![gen.into()];
+            marked.extend_from_slice(&params);
             tx.execute(
                 &format!("UPDATE objects SET dead_gen = ? WHERE rowid IN (SELECT rowid {gone})"),
-                &with_gen,
+                &marked,
             )?;
             tx.execute(
-                "INSERT INTO changes (changed_at, type, api_group, version, resource, kind, cluster, namespace, name, \
-                 uid, resource_version) \
-                 SELECT ?, type, api_group, version, resource, kind, ?, namespace, name, uid, resource_version \
-                 FROM snapshot_changes WHERE session = ? AND api_group = ? AND resource = ? \
-                 ORDER BY type <> 'DELETED', namespace, name",
-                &[
-                    now.into(),
-                    cluster.as_str().into(),
-                    gen.into(),
-                    t.group.as_str().into(),
-                    t.resource.as_str().into(),
-                ],
+                &format!(
+                    "{record} SELECT ?1, CASE WHEN o.uid = n.uid THEN 'MODIFIED' ELSE 'ADDED' END, n.api_group, \
+                     n.version, n.resource, n.kind, ?2, n.namespace, n.name, n.uid, n.resource_version {written} \
+                     ORDER BY n.namespace, n.name"
+                ),
+                &this,
             )?;
         }
         // The flip: the session's generation is no longer pending.
