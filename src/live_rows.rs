@@ -9,16 +9,20 @@
 //! rule lives here and nowhere else.
 
 /// The rule for rows named without a qualifier (`FROM objects`).
-pub fn live() -> &'static str {
-    "gen NOT IN (SELECT gen FROM snapshot_sessions) \
-     AND (dead_gen IS NULL OR dead_gen IN (SELECT gen FROM snapshot_sessions))"
+pub fn live() -> String {
+    rule("")
 }
 
 /// The rule for rows of `objects` under the alias `alias` (`JOIN objects o`).
 pub fn live_as(alias: &str) -> String {
+    rule(&format!("{alias}."))
+}
+
+/// The rule itself, its columns prefixed with `qualifier` (empty, or `alias.`).
+fn rule(qualifier: &str) -> String {
     format!(
-        "{alias}.gen NOT IN (SELECT gen FROM snapshot_sessions) \
-         AND ({alias}.dead_gen IS NULL OR {alias}.dead_gen IN (SELECT gen FROM snapshot_sessions))"
+        "{qualifier}gen NOT IN (SELECT gen FROM snapshot_sessions) \
+         AND ({qualifier}dead_gen IS NULL OR {qualifier}dead_gen IN (SELECT gen FROM snapshot_sessions))"
     )
 }
 

@@ -389,7 +389,7 @@ impl Source {
     /// Live rows only (see [`crate::live_rows`]), and for containers, the container lists.
     fn own_filter(self) -> String {
         match self {
-            Source::Objects => live_rows::live().to_owned(),
+            Source::Objects => live_rows::live(),
             Source::Containers => format!(
                 "spec_part.key IN ('initContainers', 'containers') AND {}",
                 live_rows::live()

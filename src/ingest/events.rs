@@ -10,7 +10,7 @@
 
 use super::authz::WriteScope;
 use super::change_log::{self, Change, ChangeType, Incarnation, Retention};
-use super::garbage;
+use super::garbage::{self, SessionState};
 use super::heartbeat::{touch, Activity};
 use super::object::{normalize, StoredObject};
 use super::{check_resource_type, parse_body, record_cluster, record_type, value_rows};
@@ -105,14 +105,15 @@ fn lookup(
              o.uid, o.resource_version, o.gen, coalesce(o.dead_gen, \
                (SELECT max(p.gen) FROM objects p WHERE p.api_group = k.api_group \
                 AND p.resource = k.resource AND p.cluster = ? AND p.namespace = k.namespace \
-                AND p.name = k.name AND p.gen IN (SELECT gen FROM snapshot_sessions WHERE state = 0))) \
+                AND p.name = k.name AND p.gen IN (SELECT gen FROM snapshot_sessions WHERE state = {open}))) \
              FROM k LEFT JOIN objects o ON o.api_group = k.api_group \
              AND o.resource = k.resource AND o.cluster = ? AND o.namespace = k.namespace \
              AND o.name = k.name AND {} ORDER BY k.i",
             value_rows(6, batch.len()),
-            live_as("o")
+            live_as("o"),
+            open = SessionState::Open.code()
         );
-        let mut params: Vec<SqlValue> = Vec::with_capacity(batch.len() * 6 + 2);
+        let mut params: Vec<SqlValue> = Vec::with_capacity(batch.len() * 6 + 3);
         for (i, (_, o)) in batch.iter().enumerate() {
             let t = &o.resource_type;
             params.extend([
