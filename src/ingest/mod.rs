@@ -21,9 +21,10 @@ use crate::error::{ApiError, ApiResult};
 use crate::store::{SqlValue, Store};
 use edgepedia_api::catalog;
 use edgepedia_api::{ClusterName, ResourceType};
-use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
-fn parse_body<T: DeserializeOwned>(body: &[u8]) -> ApiResult<T> {
+/// Parses a request body; what `T` borrows (a chunk's objects) stays in `body`, uncopied.
+fn parse_body<'a, T: Deserialize<'a>>(body: &'a [u8]) -> ApiResult<T> {
     serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("request body: {e}")))
 }
 

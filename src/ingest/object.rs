@@ -39,7 +39,7 @@ pub fn normalize(
     })?;
     // Only the top level is split and only `metadata` is parsed into values: spec and status,
     // the bulk of an object, are copied through as raw text.
-    let top: BTreeMap<String, Box<RawValue>> =
+    let top: BTreeMap<String, &RawValue> =
         serde_json::from_str(raw).map_err(|e| match e.classify() {
             Category::Data => "not a JSON object".to_owned(),
             _ => format!("not valid JSON: {e}"),
@@ -158,21 +158,30 @@ fn identify(raw: &str) -> Option<String> {
 }
 
 /// The deepest nesting of arrays and objects in JSON text (brackets inside strings do not
-/// count). One pass over the bytes: cheap next to parsing.
+/// count). One pass over the bytes, jumping through strings (most of an object's text) to
+/// their next quote or backslash: cheap next to parsing.
 fn nesting_depth(json: &str) -> usize {
-    let (mut depth, mut max, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for b in json.bytes() {
-        if in_string {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_string = false,
-                _ => {}
+    let bytes = json.as_bytes();
+    let (mut i, mut depth, mut max) = (0usize, 0usize, 0usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                i += 1;
+                loop {
+                    let Some(at) = bytes
+                        .get(i..)
+                        .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+                    else {
+                        return max;
+                    };
+                    if bytes[i + at] == b'"' {
+                        i += at + 1;
+                        break;
+                    }
+                    i += at + 2;
+                }
+                continue;
             }
-            continue;
-        }
-        match b {
-            b'"' => in_string = true,
             b'{' | b'[' => {
                 depth += 1;
                 max = max.max(depth);
@@ -180,6 +189,7 @@ fn nesting_depth(json: &str) -> usize {
             b'}' | b']' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        i += 1;
     }
     max
 }
@@ -270,6 +280,12 @@ mod tests {
         // Brackets in strings, escaped quotes included, are text.
         let text = format!(r#"{{"a":"{}\"{}"}}"#, "[".repeat(200), "{".repeat(200));
         assert_eq!(nesting_depth(&text), 1);
+        // An escaped backslash ends before the quote, which then closes the string.
+        assert_eq!(nesting_depth(r#"{"a":"x\\","b":[[1]]}"#), 3);
+        assert_eq!(nesting_depth(r#"{"a":"\\\"[[[","b":[1]}"#), 2);
+        // Text cut off inside a string or right after a backslash counts what came before.
+        assert_eq!(nesting_depth(r#"[[{"a":"[[[["#), 3);
+        assert_eq!(nesting_depth(r#"[[{"a":"\"#), 3);
         let big = format!(
             r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"p","namespace":"d","uid":"u"}},"data":"{}"}}"#,
             "x".repeat(MAX_OBJECT_BYTES)

@@ -30,6 +30,7 @@ use edgepedia_api::ingest::{
     SESSION_TTL_SECONDS,
 };
 use edgepedia_api::{ClusterName, ResourceType};
+use serde_json::value::RawValue;
 use std::collections::HashMap;
 
 /// Objects per lookup and rows per multi-row write: far below SQLite's parameter limit.
@@ -210,7 +211,7 @@ pub fn chunk(
     now: i64,
 ) -> ApiResult<ChunkAccepted> {
     let session = load_session(store, scope, cluster, id, now)?;
-    let chunk: Chunk = parse_body(body)?;
+    let chunk: Chunk<&RawValue> = parse_body(body)?;
     let objects = chunk
         .items
         .iter()
