@@ -409,3 +409,85 @@ fn superseded_rows_are_removed_in_bounded_batches_by_later_requests() {
     assert_eq!(l.len(), n as usize);
     assert!(l.iter().all(|(_, rv)| rv == "2"));
 }
+
+/// Runs every statement on `inner`, and first asks SQLite how it would run each one that reads
+/// (`EXPLAIN QUERY PLAN`, same parameters), keeping the plan lines that seek `objects_key` by
+/// `gen`: one seek per open snapshot session.
+struct SeeksByGen<'a> {
+    inner: &'a edgepedia::store::rusqlite_store::RusqliteStore,
+    reads: std::cell::Cell<usize>,
+    found: std::cell::RefCell<Vec<String>>,
+}
+
+impl Store for SeeksByGen<'_> {
+    fn query(
+        &self,
+        sql: &str,
+        params: &[edgepedia::store::SqlValue],
+    ) -> Result<Vec<edgepedia::store::Row>, edgepedia::store::StoreError> {
+        if sql.starts_with("SELECT") || sql.starts_with("WITH") {
+            self.reads.set(self.reads.get() + 1);
+            for line in self
+                .inner
+                .query(&format!("EXPLAIN QUERY PLAN {sql}"), params)?
+            {
+                let detail = line[3].clone().into_string().unwrap_or_default();
+                if detail.contains("objects_key") && detail.contains("gen=?") {
+                    self.found
+                        .borrow_mut()
+                        .push(format!("{detail}  ← {sql:.120}"));
+                }
+            }
+        }
+        self.inner.query(sql, params)
+    }
+}
+
+#[test]
+fn lookups_seek_a_name_once_however_many_sessions_are_open() {
+    let h = Harness::new();
+    let items: Vec<Value> = (0..5)
+        .map(|i| pod("default", &format!("p{i}"), 1))
+        .collect();
+    for c in ["c0", "c1"] {
+        h.snapshot(c, pods_type(), &items, 5);
+    }
+    // A fleet re-syncing at once: a session open per cluster.
+    let sessions: Vec<(String, String)> = (0..8)
+        .map(|c| {
+            let cluster = format!("c{c}");
+            let id = begin(&h, &cluster, &h.admin);
+            (cluster, id)
+        })
+        .collect();
+    let store = SeeksByGen {
+        inner: &h.store,
+        reads: Default::default(),
+        found: Default::default(),
+    };
+    let (cluster, id) = &sessions[0];
+    let changed: Vec<Value> = (0..5)
+        .map(|i| pod("default", &format!("p{i}"), 2))
+        .collect();
+    let chunk = send(
+        &store,
+        Method::Post,
+        &format!("/ingest/v1/clusters/{cluster}/snapshots/{id}/chunks"),
+        Some(&h.admin),
+        serde_json::to_vec(&json!({ "items": changed })).unwrap(),
+    );
+    assert_eq!(chunk.status, 200);
+    let events: Vec<Value> = (0..5)
+        .map(|i| json!({"type": "MODIFIED", "resource": "pods", "object": pod("default", &format!("p{i}"), 3)}))
+        .collect();
+    let delta = send(
+        &store,
+        Method::Post,
+        "/ingest/v1/clusters/c1/events",
+        Some(&h.admin),
+        serde_json::to_vec(&json!({ "events": events })).unwrap(),
+    );
+    assert_eq!(delta.status, 200);
+    assert!(store.reads.get() > 0, "the requests read through the store");
+    assert_eq!(store.found.borrow().as_slice(), &[] as &[String]);
+}

@@ -91,7 +91,8 @@ struct Placement {
     dead_gen: Option<i64>,
 }
 
-/// One row per event, in order: its tombstone and what is stored under its name.
+/// One row per event, in order: its tombstone and what is stored under its name (`+p.gen`:
+/// one seek to the name, not one per open snapshot session).
 fn lookup(
     tx: &dyn Store,
     cluster: &ClusterName,
@@ -105,7 +106,7 @@ fn lookup(
              o.uid, o.resource_version, o.gen, coalesce(o.dead_gen, \
                (SELECT max(p.gen) FROM objects p WHERE p.api_group = k.api_group \
                 AND p.resource = k.resource AND p.cluster = ? AND p.namespace = k.namespace \
-                AND p.name = k.name AND p.gen IN (SELECT gen FROM snapshot_sessions WHERE state = {open}))) \
+                AND p.name = k.name AND +p.gen IN (SELECT gen FROM snapshot_sessions WHERE state = {open}))) \
              FROM k LEFT JOIN objects o ON o.api_group = k.api_group \
              AND o.resource = k.resource AND o.cluster = ? AND o.namespace = k.namespace \
              AND o.name = k.name AND {} ORDER BY k.i",

@@ -394,7 +394,9 @@ fn stage(
 
 /// One row per object, in order: what is live under its name, and what this session and
 /// others did with the name before. Sessions count as open by state: expired ones were ended
-/// by [`garbage::collect`] at the start of the request.
+/// by [`garbage::collect`] at the start of the request. The unary `+` on `w.gen` keeps SQLite
+/// from seeking `objects_key` once per open session (a fleet re-syncing at once has one per
+/// cluster and type): one seek to the name, then its few rows.
 fn lookup(
     tx: &dyn Store,
     cluster: &ClusterName,
@@ -412,7 +414,7 @@ fn lookup(
              AND s.resource = k.resource AND s.namespace = k.namespace AND s.name = k.name), \
            EXISTS (SELECT 1 FROM objects w WHERE w.api_group = k.api_group AND w.resource = k.resource \
              AND w.cluster = ?3 AND w.namespace = k.namespace AND w.name = k.name AND w.gen <> ?1 \
-             AND w.gen IN (SELECT gen FROM snapshot_sessions WHERE state = ?2)) \
+             AND +w.gen IN (SELECT gen FROM snapshot_sessions WHERE state = ?2)) \
          FROM k LEFT JOIN objects o ON o.api_group = k.api_group AND o.resource = k.resource \
            AND o.cluster = ?3 AND o.namespace = k.namespace AND o.name = k.name AND {} \
          ORDER BY k.i",
