@@ -25,9 +25,16 @@ pub fn latest_version() -> i64 {
     MIGRATIONS.last().map_or(0, |(v, _)| *v)
 }
 
-/// Brings the schema up to date; a no-op (one query) when it already is.
+/// Brings the schema up to date; a no-op (one query) when it already is. Only a missing
+/// `schema_migrations` means version 0: a probe the database found busy fails the request
+/// (503, the client retries) instead of queueing for the write lock to migrate nothing.
 pub fn ensure_schema(store: &dyn Store) -> Result<(), StoreError> {
-    if current_version(store).unwrap_or(0) >= latest_version() {
+    let current = match current_version(store) {
+        Ok(version) => version,
+        Err(e) if e.is_schema_miss() => 0,
+        Err(e) => return Err(e),
+    };
+    if current >= latest_version() {
         return Ok(());
     }
     // WAL (kept in the file) lets readers run beside the one writer. Spin opens connections
@@ -149,6 +156,37 @@ mod tests {
         assert!(store
             .execute(insert, &["a".into(), "uid-x".into()])
             .is_err());
+    }
+
+    /// Answers "database is locked" to the version probe, and records what else it is asked.
+    struct BusyProbe {
+        inner: RusqliteStore,
+        asked: std::cell::RefCell<Vec<String>>,
+    }
+
+    impl Store for BusyProbe {
+        fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>, StoreError> {
+            self.asked.borrow_mut().push(sql.to_owned());
+            if sql.contains("max(version)") {
+                return Err(StoreError("database is locked".into()));
+            }
+            self.inner.query(sql, params)
+        }
+    }
+
+    #[test]
+    fn a_busy_probe_fails_transiently_and_migrates_nothing() {
+        let store = BusyProbe {
+            inner: RusqliteStore::open_in_memory().unwrap(),
+            asked: Default::default(),
+        };
+        ensure_schema(&store.inner).unwrap();
+        let e = ensure_schema(&store).unwrap_err();
+        assert!(e.is_transient(), "{e:?}");
+        assert_eq!(
+            *store.asked.borrow(),
+            ["SELECT max(version) FROM schema_migrations"]
+        );
     }
 
     #[test]
