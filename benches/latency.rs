@@ -821,19 +821,19 @@ fn main() {
     );
 
     // 2. Ingest through the real agent into the real component (default, Spin-like mode): one
-    // cluster after the other, then the same fleet at once into a fresh store, then (on the
-    // first store) the fleet re-syncing after an outage, all at once.
-    let (fleet_time, fleet_hwm_kib) = {
-        let fresh = tempfile::tempdir().unwrap();
-        let host = Host::start(fresh.path(), false);
-        (push_all(&host, &files, true), host.status_kib("VmHWM"))
-    };
+    // cluster after the other, then on that store the fleet re-syncing after an outage, all at
+    // once; then the same fleet at once into a fresh store.
     let state = tempfile::tempdir().unwrap();
     let (ingest_time, ingest_hwm_kib, resync_time) = {
         let host = Host::start(state.path(), false);
         let ingest_time = push_all(&host, &files, false);
         let hwm = host.status_kib("VmHWM");
         (ingest_time, hwm, push_all(&host, &resync_files, true))
+    };
+    let (fleet_time, fleet_hwm_kib) = {
+        let fresh = tempfile::tempdir().unwrap();
+        let host = Host::start(fresh.path(), false);
+        (push_all(&host, &files, true), host.status_kib("VmHWM"))
     };
     let (events, events_time) = watch_events(state.path(), per_cluster);
     let events_rate = events as f64 / events_time.as_secs_f64();
