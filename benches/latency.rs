@@ -7,9 +7,9 @@
 //!    Deployment → ReplicaSet → Pod), services, configmaps.
 //! 2. Pushes it with the real `sync-agent` into the real `.wasm` in `edgepedia-host` (default
 //!    mode: a new SQLite connection per guest connection, as Spin): ingest objects/second end
-//!    to end, change feed on, one cluster after the other and all 20 agents at once (each into
-//!    an empty store), then the fleet re-syncing at once after an outage (10% of pods changed);
-//!    then watch events. `BENCH_INGEST_ONLY=1` stops there and keeps the state directory (its
+//!    to end, change feed on: one cluster after the other into an empty store, then on that
+//!    store the fleet's 20 agents re-syncing at once after an outage (10% of pods changed),
+//!    then the 20 agents at once into another empty store; then watch events. `BENCH_INGEST_ONLY=1` stops there and keeps the state directory (its
 //!    path is printed).
 //! 3. Restarts the host on the same state, lists all pods unpaged (streamed) and reads the
 //!    host's peak RSS (`VmHWM`), then times each query over one keep-alive HTTP connection:
@@ -91,6 +91,16 @@ fn dataset(cluster: usize, per_cluster: usize) -> Vec<Value> {
     items
 }
 
+/// Moves an object's resourceVersion `by` ahead, as a change in its cluster would.
+fn newer_resource_version(object: &mut Value, by: u64) {
+    let rv: u64 = object["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    object["metadata"]["resourceVersion"] = json!((rv + by).to_string());
+}
+
 /// Percent of pods that changed while the fleet's agents were cut off (the re-sync's share).
 const CHANGED_PERCENT: usize = 10;
 
@@ -100,12 +110,7 @@ const CHANGED_PERCENT: usize = 10;
 fn after_outage(mut items: Vec<Value>) -> Vec<Value> {
     let pods = items.iter_mut().filter(|i| i["kind"] == "Pod");
     for pod in pods.step_by(100 / CHANGED_PERCENT) {
-        let rv: u64 = pod["metadata"]["resourceVersion"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        pod["metadata"]["resourceVersion"] = json!((rv + 500_000).to_string());
+        newer_resource_version(pod, 500_000);
         let restarts = &mut pod["status"]["containerStatuses"][0]["restartCount"];
         *restarts = json!(restarts.as_u64().unwrap() + 1);
     }
@@ -230,12 +235,7 @@ fn watch_events(state: &Path, per_cluster: usize) -> (usize, Duration) {
         .filter(|o| o["kind"] == "Pod")
         .collect();
     for p in &mut pods {
-        let rv: u64 = p["metadata"]["resourceVersion"]
-            .as_str()
-            .unwrap()
-            .parse()
-            .unwrap();
-        p["metadata"]["resourceVersion"] = json!((rv + 1_000_000).to_string());
+        newer_resource_version(p, 1_000_000);
     }
     let bodies: Vec<Vec<u8>> = pods
         .chunks(EVENTS_PER_REQUEST)
