@@ -9,8 +9,8 @@
 //!    mode: a new SQLite connection per guest connection, as Spin): ingest objects/second end
 //!    to end, change feed on: one cluster after the other into an empty store, then on that
 //!    store the fleet's 20 agents re-syncing at once after an outage (10% of pods changed),
-//!    then the 20 agents at once into another empty store; then watch events. `BENCH_INGEST_ONLY=1` stops there and keeps the state directory (its
-//!    path is printed).
+//!    then the 20 agents at once into another empty store; then watch events.
+//!    `BENCH_INGEST_ONLY=1` stops there and keeps the state directory (its path is printed).
 //! 3. Restarts the host on the same state, lists all pods unpaged (streamed) and reads the
 //!    host's peak RSS (`VmHWM`), then times each query over one keep-alive HTTP connection:
 //!    p50/p95/p99 of `BENCH_ROUNDS` (default 200) after 10 warm-up requests, and a full
