@@ -8,13 +8,15 @@ use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{comma_list, extend_capped, parse_clusters, parse_unix_time};
 use crate::plan::{Column, Predicate};
-use crate::store::{SqlValue, Store};
+use crate::store::{Row, SqlValue, Store};
 use edgepedia_api::ClusterName;
 use serde::Serialize;
 
 pub const DEFAULT_LIMIT: u64 = 500;
 /// Largest page: a page is built in memory, so its size is bounded.
 pub const MAX_LIMIT: u64 = 1000;
+/// Room for one item's fields besides its object (type, names, uid, time: ≈250 bytes).
+const HEADER_RESERVE: usize = 320;
 /// The feed's head, over `change_feed`: the newest seq recorded, or — when retention has
 /// pruned every change — the newest pruned one, so cursors handed out before stay valid.
 const HEAD: &str = "max((SELECT coalesce(max(seq), 0) FROM changes), pruned_seq)";
@@ -221,12 +223,33 @@ pub fn handle(store: &dyn Store, principal: &Principal, query: &str) -> ApiResul
         (int(first, 1), int(first, 2), int(first, 3), int(first, 4));
     check_retained(&since, &epoch, pruned_seq, pruned_before, head)?;
 
-    let mut items = Vec::new();
-    let mut last_seq = None;
-    for row in &rows {
-        let Some(seq) = row.get(5).and_then(SqlValue::as_i64) else {
-            continue;
-        };
+    let seq_of = |row: &[SqlValue]| row.get(5).and_then(SqlValue::as_i64);
+    let page: Vec<(i64, &Row)> = rows
+        .iter()
+        .filter_map(|row| Some((seq_of(row)?, row)))
+        .collect();
+    // A full page resumes after its last item; a short one has seen everything up to the head.
+    let resume = match page.last() {
+        Some((seq, _)) if page.len() as u64 == limit => *seq,
+        _ => head.max(start_seq),
+    };
+    let cursor = Cursor { epoch, seq: resume };
+    let mut out = format!(
+        "{{\"kind\":\"ChangeList\",\"apiVersion\":\"clusterpedia.io/v1beta1\",\"metadata\":{{\"continue\":\"{}\"}},\"items\":[",
+        cursor.render()
+    )
+    .into_bytes();
+    // Items are written straight into the body, sized up front: the body is most of what the
+    // request holds in the component's memory (see `list::ItemWriter::items`).
+    out.reserve(
+        page.iter()
+            .map(|(_, row)| object_of(row).map_or(0, str::len) + HEADER_RESERVE)
+            .sum(),
+    );
+    for (i, (_, row)) in page.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
         let text = |i: usize| row.get(i).and_then(SqlValue::as_str).unwrap_or_default();
         let header = ChangeHeader {
             change_type: text(6),
@@ -239,35 +262,21 @@ pub fn handle(store: &dyn Store, principal: &Principal, query: &str) -> ApiResul
             uid: text(13),
             changed_at: crate::clock::rfc3339(int(row, 14)),
         };
-        let mut item = serde_json::to_vec(&header).map_err(|_| ApiError::internal())?;
-        if let Some(object) = row.get(15).and_then(SqlValue::as_str) {
-            item.pop(); // the closing brace
-            item.extend_from_slice(b",\"object\":");
-            item.extend_from_slice(object.as_bytes());
-            item.push(b'}');
+        serde_json::to_writer(&mut out, &header).map_err(|_| ApiError::internal())?;
+        if let Some(object) = object_of(row) {
+            out.pop(); // the header's closing brace
+            out.extend_from_slice(b",\"object\":");
+            out.extend_from_slice(object.as_bytes());
+            out.push(b'}');
         }
-        items.push(item);
-        last_seq = Some(seq);
-    }
-    // A full page resumes after its last item; a short one has seen everything up to the head.
-    let resume = match last_seq {
-        Some(seq) if items.len() as u64 == limit => seq,
-        _ => head.max(start_seq),
-    };
-    let cursor = Cursor { epoch, seq: resume };
-    let mut out = format!(
-        "{{\"kind\":\"ChangeList\",\"apiVersion\":\"clusterpedia.io/v1beta1\",\"metadata\":{{\"continue\":\"{}\"}},\"items\":[",
-        cursor.render()
-    )
-    .into_bytes();
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        out.extend_from_slice(item);
     }
     out.extend_from_slice(b"]}");
     Ok(out)
+}
+
+/// The stored object of a page row (none for a DELETED change).
+fn object_of(row: &Row) -> Option<&str> {
+    row.get(15).and_then(SqlValue::as_str)
 }
 
 /// 410 `Expired` when retention (or a reset of the database) lost changes the caller has not

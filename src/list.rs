@@ -13,6 +13,9 @@ use crate::store::{Row, SqlValue, Store};
 /// guest memory a list needs whatever its size.
 pub const INTERNAL_PAGE: u64 = 500;
 
+/// Room for a list's closing metadata, beyond its items.
+const TAIL_RESERVE: usize = 256;
+
 /// The envelope around the items.
 pub struct ListShape {
     /// `PodList`, …
@@ -67,10 +70,19 @@ pub enum ItemWriter {
 }
 
 impl ItemWriter {
-    pub fn item(&mut self, out: &mut Vec<u8>, object: &str) {
-        match self {
-            ItemWriter::List(w) => w.item(out, object.as_bytes()),
-            ItemWriter::Table(w) => w.row(out, object),
+    /// Writes one page's objects. A list's buffer is sized for them first: grown by doubling,
+    /// a page of 500 pods (≈1 MB) copied itself over and over and, in the component, touched
+    /// about three times its size of fresh instance memory (page faults: ≈490 a request for
+    /// one namespace's 300 pods, ≈180 sized). A Table's rows are not the objects' size.
+    fn items(&mut self, out: &mut Vec<u8>, objects: &[String]) {
+        if let ItemWriter::List(_) = self {
+            out.reserve(objects.iter().map(|o| o.len() + 1).sum::<usize>() + TAIL_RESERVE);
+        }
+        for object in objects {
+            match self {
+                ItemWriter::List(w) => w.item(out, object.as_bytes()),
+                ItemWriter::Table(w) => w.row(out, object),
+            }
         }
     }
 
@@ -150,16 +162,12 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
         }
         let meta = meta?;
         let (mut writer, mut out) = pager.req.shape.head(Some(&meta), pager.req.now);
-        for object in first {
-            writer.item(&mut out, &object);
-        }
+        writer.items(&mut out, &first);
         writer.tail(&mut out, &meta);
         return Ok(Body::Full(out));
     }
     let (mut writer, mut out) = pager.req.shape.head(None, pager.req.now);
-    for object in first {
-        writer.item(&mut out, &object);
-    }
+    writer.items(&mut out, &first);
     let mut pending = Some(out);
     let mut writer = Some(writer);
     let stream = std::iter::from_fn(move || {
@@ -171,7 +179,7 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
         let mut out = Vec::new();
         if pager.more && pager.remaining_wanted != Some(0) {
             match retry_transient(store, || pager.fetch(&mut position)) {
-                Ok(objects) => objects.iter().for_each(|o| w.item(&mut out, o)),
+                Ok(objects) => w.items(&mut out, &objects),
                 Err(e) => {
                     writer = None;
                     return Some(Err(e));
