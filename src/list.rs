@@ -105,6 +105,7 @@ pub struct ListRequest {
 }
 
 /// Where the next statement starts.
+#[derive(Clone)]
 struct Position {
     after: Option<Vec<SqlValue>>,
     /// Only for the seed's numeric `continue`, and only on the first statement.
@@ -142,20 +143,24 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
     };
     // A list read by more than one statement is one snapshot all the same (as Kubernetes
     // lists are): a read transaction spans its pages, so an ingest committed meanwhile is
-    // either wholly in it or not at all. In WAL mode it does not hold up writers.
-    let snapshot = pager
-        .remaining_wanted
-        .is_none_or(|limit| limit > INTERNAL_PAGE);
+    // either wholly in it or not at all. In WAL mode it does not hold up writers. Most lists
+    // fit their first statement and need no transaction; one that does not is read again
+    // from its start inside one. That spares the common list a BEGIN and a COMMIT, two round
+    // trips to the host (≈0.3–0.45 ms a request on a new connection, as on Spin), for one
+    // page read twice in a list of several.
+    let start = position.clone();
+    let mut first = pager.fetch(&mut position)?;
+    let snapshot = !pager.complete();
     if snapshot {
         store.execute("BEGIN", &[])?;
+        first.clear();
+        pager.restart();
+        position = start;
+        first = pager
+            .fetch(&mut position)
+            .inspect_err(|_| end_snapshot(store))?;
     }
-    let first = pager.fetch(&mut position).inspect_err(|_| {
-        if snapshot {
-            end_snapshot(store);
-        }
-    })?;
-    let complete = !pager.more || pager.remaining_wanted == Some(0);
-    if complete {
+    if pager.complete() {
         let meta = pager.metadata(&position);
         if snapshot {
             end_snapshot(store);
@@ -221,6 +226,18 @@ struct Pager<'s> {
 }
 
 impl Pager<'_> {
+    /// Whether what was fetched is all the caller gets.
+    fn complete(&self) -> bool {
+        !self.more || self.remaining_wanted == Some(0)
+    }
+
+    /// Back to before the first fetch.
+    fn restart(&mut self) {
+        self.remaining_wanted = self.req.limit;
+        self.served = 0;
+        self.more = false;
+    }
+
     /// Reads the next internal page (one extra row tells whether more exist) and advances.
     fn fetch(&mut self, position: &mut Position) -> ApiResult<Vec<String>> {
         let want = self
