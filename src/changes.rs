@@ -223,14 +223,11 @@ pub fn handle(store: &dyn Store, principal: &Principal, query: &str) -> ApiResul
         (int(first, 1), int(first, 2), int(first, 3), int(first, 4));
     check_retained(&since, &epoch, pruned_seq, pruned_before, head)?;
 
-    let seq_of = |row: &[SqlValue]| row.get(5).and_then(SqlValue::as_i64);
-    let page: Vec<(i64, &Row)> = rows
-        .iter()
-        .filter_map(|row| Some((seq_of(row)?, row)))
-        .collect();
+    let seq_of = |row: &Row| row.get(5).and_then(SqlValue::as_i64);
+    let page: Vec<&Row> = rows.iter().filter(|row| seq_of(row).is_some()).collect();
     // A full page resumes after its last item; a short one has seen everything up to the head.
-    let resume = match page.last() {
-        Some((seq, _)) if page.len() as u64 == limit => *seq,
+    let resume = match page.last().and_then(|row| seq_of(row)) {
+        Some(seq) if page.len() as u64 == limit => seq,
         _ => head.max(start_seq),
     };
     let cursor = Cursor { epoch, seq: resume };
@@ -243,10 +240,10 @@ pub fn handle(store: &dyn Store, principal: &Principal, query: &str) -> ApiResul
     // request holds in the component's memory (see `list::ItemWriter::items`).
     out.reserve(
         page.iter()
-            .map(|(_, row)| object_of(row).map_or(0, str::len) + HEADER_RESERVE)
+            .map(|row| object_of(row).map_or(0, str::len) + HEADER_RESERVE)
             .sum(),
     );
-    for (i, (_, row)) in page.iter().enumerate() {
+    for (i, row) in page.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }

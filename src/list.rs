@@ -182,7 +182,7 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
         }
         let w = writer.as_mut()?;
         let mut out = Vec::new();
-        if pager.more && pager.remaining_wanted != Some(0) {
+        if !pager.complete() {
             match retry_transient(store, || pager.fetch(&mut position)) {
                 Ok(objects) => w.items(&mut out, &objects),
                 Err(e) => {

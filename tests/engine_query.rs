@@ -170,7 +170,12 @@ const EAST_PODS: &str = "/apis/clusterpedia.io/v1beta1/resources/clusters/east/a
 fn pod_names(h: &Harness, url: &str) -> Vec<String> {
     let (s, l) = h.get(url);
     assert_eq!(s, 200, "{url}: {l}");
-    l["items"]
+    item_names(&l)
+}
+
+/// `metadata.name` of each item of a list, in order.
+fn item_names(list: &Value) -> Vec<String> {
+    list["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -331,21 +336,13 @@ fn owner_queries_page_count_and_combine_with_every_list_shape() {
         "{EAST_PODS}?ownerName=web&ownerSeniority=1&limit=2&withRemainingCount=true"
     ));
     assert_eq!(s, 200, "{first}");
-    let page_names = |l: &Value| -> Vec<String> {
-        l["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|i| i["metadata"]["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
-    assert_eq!(page_names(&first), grandchildren[..2]);
+    assert_eq!(item_names(&first), grandchildren[..2]);
     assert_eq!(first["metadata"]["remainingItemCount"], 1);
     let token = first["metadata"]["continue"].as_str().unwrap();
     let (_, rest) = h.get(&format!(
         "{EAST_PODS}?ownerName=web&ownerSeniority=1&limit=2&continue={token}"
     ));
-    assert_eq!(page_names(&rest), grandchildren[2..]);
+    assert_eq!(item_names(&rest), grandchildren[2..]);
     assert!(rest["metadata"].get("continue").is_none());
 
     // A collection names its one cluster with clusters=…, not in the path.
@@ -353,7 +350,7 @@ fn owner_queries_page_count_and_combine_with_every_list_shape() {
         "/apis/clusterpedia.io/v1beta1/collectionresources/any?groups=apps&clusters=east&ownerName=web",
     );
     assert_eq!(s, 200, "{any}");
-    assert_eq!(page_names(&any), ["web-1", "web-2"]);
+    assert_eq!(item_names(&any), ["web-1", "web-2"]);
 
     // Containers filter their pods by owner; the fixture's pods list none, so a pod with
     // containers is added under a replicaset of `web`.
@@ -376,7 +373,7 @@ fn owner_queries_page_count_and_combine_with_every_list_shape() {
         "/apis/clusterpedia.io/v1beta1/resources/clusters/east/api/v1/namespaces/shop/containers?ownerName=web&ownerSeniority=1",
     );
     assert_eq!(s, 200, "{containers}");
-    assert_eq!(page_names(&containers), ["app"]);
+    assert_eq!(item_names(&containers), ["app"]);
 }
 
 #[test]
