@@ -19,6 +19,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/0006_write_once_snapshots.sql"),
     ),
+    (7, include_str!("../migrations/0007_indexes_plans_use.sql")),
 ];
 
 pub fn latest_version() -> i64 {

@@ -71,6 +71,18 @@ impl Predicate {
         }
     }
 
+    /// `names=`: `column IN (…)`. A list of objects by name is driven from `objects_by_name`
+    /// (name, cluster, namespace): without statistics SQLite prefers `objects_key` on the type
+    /// alone, which saves sorting the few matches by reading every object of the type. An
+    /// owner's index, when the list also has one, drives instead (both are selective).
+    pub fn names<'a>(&mut self, column: Column, names: impl IntoIterator<Item = &'a str>) {
+        let before = self.params.len();
+        self.any_of(column, names);
+        if column == Column::Name && self.params.len() > before && self.driving_index.is_none() {
+            self.driving_index = Some("objects_by_name");
+        }
+    }
+
     /// `column GLOB p1 OR …`; no patterns matches nothing.
     pub fn globs(&mut self, column: Column, patterns: &[NamePattern]) {
         let alternatives = vec![format!("{} GLOB ?", column.sql()); patterns.len()];
@@ -733,5 +745,49 @@ mod tests {
             projection: Projection::Object,
         };
         assert!(!plan.page(None, 0, 10).sql.contains("INDEXED BY"));
+    }
+
+    #[test]
+    fn name_lists_are_driven_from_the_name_index() {
+        let store = store_with(&[("c1", "ns", "p1"), ("c2", "ns", "p1"), ("c2", "ns", "p2")]);
+        let pods = ResourceType {
+            group: String::new(),
+            version: "v1".into(),
+            resource: "pods".into(),
+            kind: "Pod".into(),
+            namespaced: true,
+        };
+        let plan = |filter: Predicate| ListPlan {
+            source: Source::Objects,
+            filter,
+            order: Order::default_order(Source::Objects),
+            projection: Projection::Object,
+        };
+        let mut named = Predicate::default();
+        named.resource_type(&pods);
+        named.names(Column::Name, ["p1"]);
+        let named = plan(named);
+        for statement in [named.page(None, 0, 10), named.count_after(None)] {
+            let step = driving_step(&store, &statement);
+            assert!(step.contains("objects_by_name (name=?)"), "{step}");
+        }
+        assert_eq!(
+            names(&store, &named.page(None, 0, 10)),
+            ["c1/ns/p1", "c2/ns/p1"]
+        );
+        // No names, or names of containers: nothing is forced.
+        for column in [Column::Name, Column::ContainerName] {
+            let mut filter = Predicate::default();
+            filter.resource_type(&pods);
+            filter.names(
+                column,
+                if column == Column::Name {
+                    vec![]
+                } else {
+                    vec!["app"]
+                },
+            );
+            assert!(!plan(filter).page(None, 0, 10).sql.contains("INDEXED BY"));
+        }
     }
 }

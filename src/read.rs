@@ -147,7 +147,7 @@ pub fn apply_list_options(
         Column::Namespace,
         opts.namespaces.iter().map(String::as_str),
     );
-    filter.any_of(name_column, opts.names.iter().map(String::as_str));
+    filter.names(name_column, opts.names.iter().map(String::as_str));
     filter.name_contains(name_column, &opts.fuzzy_names);
     filter.created_between(opts.since.as_deref(), opts.before.as_deref());
     for r in &opts.labels.requirements {

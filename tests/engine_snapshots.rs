@@ -410,45 +410,6 @@ fn superseded_rows_are_removed_in_bounded_batches_by_later_requests() {
     assert!(l.iter().all(|(_, rv)| rv == "2"));
 }
 
-/// Runs every statement on `inner`, and first asks SQLite how it would run each query and
-/// write (`EXPLAIN QUERY PLAN`, same parameters), keeping the plan lines that seek `objects_key`
-/// by a `gen IN (…)`: one seek per open snapshot session.
-struct SeeksByGen<'a> {
-    inner: &'a edgepedia::store::rusqlite_store::RusqliteStore,
-    planned: std::cell::Cell<usize>,
-    found: std::cell::RefCell<Vec<String>>,
-}
-
-impl Store for SeeksByGen<'_> {
-    fn query(
-        &self,
-        sql: &str,
-        params: &[edgepedia::store::SqlValue],
-    ) -> Result<Vec<edgepedia::store::Row>, edgepedia::store::StoreError> {
-        let planned = ["SELECT", "WITH", "INSERT", "UPDATE", "DELETE"];
-        if planned.iter().any(|verb| sql.starts_with(verb)) {
-            self.planned.set(self.planned.get() + 1);
-            for line in self
-                .inner
-                .query(&format!("EXPLAIN QUERY PLAN {sql}"), params)?
-            {
-                let detail = line[3].clone().into_string().unwrap_or_default();
-                // `SEARCH <alias> USING … objects_key (… AND gen=?)` for `<alias>.gen IN (…)`.
-                let alias = detail.split_whitespace().nth(1).unwrap_or_default();
-                if detail.contains("objects_key")
-                    && detail.contains("gen=?")
-                    && sql.contains(&format!(" {alias}.gen IN ("))
-                {
-                    self.found
-                        .borrow_mut()
-                        .push(format!("{detail}  ← {sql:.120}"));
-                }
-            }
-        }
-        self.inner.query(sql, params)
-    }
-}
-
 #[test]
 fn ingest_seeks_a_name_once_however_many_sessions_are_open() {
     let h = Harness::new();
@@ -466,11 +427,7 @@ fn ingest_seeks_a_name_once_however_many_sessions_are_open() {
             (cluster, id)
         })
         .collect();
-    let store = SeeksByGen {
-        inner: &h.store,
-        planned: Default::default(),
-        found: Default::default(),
-    };
+    let store = Planning::new(&h.store);
     let (cluster, id) = &sessions[0];
     let changed: Vec<Value> = (0..5)
         .map(|i| pod("default", &format!("p{i}"), 2))
@@ -502,9 +459,24 @@ fn ingest_seeks_a_name_once_however_many_sessions_are_open() {
         b"null".to_vec(),
     );
     assert_eq!(commit.status, 200);
+    let planned = store.planned.borrow();
     assert!(
-        store.planned.get() > 0,
+        !planned.is_empty(),
         "the requests ran statements through the store"
     );
-    assert_eq!(store.found.borrow().as_slice(), &[] as &[String]);
+    // `SEARCH <alias> USING … objects_key (… AND gen=?)` for `<alias>.gen IN (…)`: one seek
+    // per open snapshot session.
+    let seeks_by_gen: Vec<String> = planned
+        .iter()
+        .flat_map(|p| {
+            p.plan.iter().filter_map(|detail| {
+                let alias = detail.split_whitespace().nth(1).unwrap_or_default();
+                (detail.contains("objects_key")
+                    && detail.contains("gen=?")
+                    && p.sql.contains(&format!(" {alias}.gen IN (")))
+                .then(|| format!("{detail}  ← {:.120}", p.sql))
+            })
+        })
+        .collect();
+    assert_eq!(seeks_by_gen, [] as [String; 0]);
 }

@@ -158,3 +158,48 @@ pub fn names(list: &Value) -> Vec<String> {
         })
         .collect()
 }
+
+/// A statement the engine ran and SQLite's `EXPLAIN QUERY PLAN` lines for it.
+pub struct Planned {
+    pub sql: String,
+    pub plan: Vec<String>,
+}
+
+/// Runs every statement on `inner`, first asking SQLite how it would run each query and
+/// write (`EXPLAIN QUERY PLAN`, same parameters), and keeps both.
+pub struct Planning<'a> {
+    inner: &'a RusqliteStore,
+    pub planned: std::cell::RefCell<Vec<Planned>>,
+}
+
+impl<'a> Planning<'a> {
+    pub fn new(inner: &'a RusqliteStore) -> Self {
+        Self {
+            inner,
+            planned: Default::default(),
+        }
+    }
+}
+
+impl Store for Planning<'_> {
+    fn query(
+        &self,
+        sql: &str,
+        params: &[edgepedia::store::SqlValue],
+    ) -> Result<Vec<edgepedia::store::Row>, edgepedia::store::StoreError> {
+        let planned = ["SELECT", "WITH", "INSERT", "UPDATE", "DELETE"];
+        if planned.iter().any(|verb| sql.starts_with(verb)) {
+            let plan = self
+                .inner
+                .query(&format!("EXPLAIN QUERY PLAN {sql}"), params)?
+                .into_iter()
+                .map(|line| line[3].clone().into_string().unwrap_or_default())
+                .collect();
+            self.planned.borrow_mut().push(Planned {
+                sql: sql.to_owned(),
+                plan,
+            });
+        }
+        self.inner.query(sql, params)
+    }
+}
