@@ -879,6 +879,7 @@ fn main() {
     let p = "/apis/clusterpedia.io/v1beta1";
     let queries = [
         Query { label: "get by name", target: format!("{p}/resources/clusters/cluster-07/api/v1/namespaces/ns-3/pods/app-3-7d9f8c6b5-00018") },
+        Query { label: "names= across clusters (one pod name)", target: format!("{PODS}?names=app-3-7d9f8c6b5-00018") },
         Query { label: "list page of 500, label selector, all clusters", target: format!("{PODS}?labelSelector=tier%3Dweb&limit=500") },
         Query { label: "one namespace in one cluster (pods, limit=500)", target: format!("{p}/resources/clusters/cluster-07/api/v1/namespaces/ns-3/pods?limit=500") },
         Query { label: "owner query, seniority 1", target: format!("{p}/resources/clusters/cluster-07/api/v1/namespaces/ns-3/pods?ownerName=app-3&ownerSeniority=1") },
