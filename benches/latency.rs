@@ -881,6 +881,7 @@ fn main() {
         Query { label: "get by name", target: format!("{p}/resources/clusters/cluster-07/api/v1/namespaces/ns-3/pods/app-3-7d9f8c6b5-00018") },
         Query { label: "names= across clusters (one pod name)", target: format!("{PODS}?names=app-3-7d9f8c6b5-00018") },
         Query { label: "list page of 500, label selector, all clusters", target: format!("{PODS}?labelSelector=tier%3Dweb&limit=500") },
+        Query { label: "one namespace across clusters (pods, limit=500)", target: format!("{p}/resources/api/v1/namespaces/ns-3/pods?limit=500") },
         Query { label: "one namespace in one cluster (pods, limit=500)", target: format!("{p}/resources/clusters/cluster-07/api/v1/namespaces/ns-3/pods?limit=500") },
         Query { label: "owner query, seniority 1", target: format!("{p}/resources/clusters/cluster-07/api/v1/namespaces/ns-3/pods?ownerName=app-3&ownerSeniority=1") },
         Query { label: "whereSQL (seed's shape), page of 500", target: format!("{p}/resources/apis/apps/v1/deployments?whereSQL=(cluster%3D'cluster-03')%20OR%20(namespace%20IN%20('ns-1','ns-2'))&limit=500") },
