@@ -711,6 +711,11 @@ fn every_index_on_objects_serves_a_plan() {
             &["lonely_pod", "lonely_pod"],
         ),
         (format!("{PODS}?since=2025-01-01"), &["web-2-b", "web-2-b"]),
+        (
+            "/apis/clusterpedia.io/v1beta1/collectionresources/any?groups=apps&names=web"
+                .to_owned(),
+            &["web", "web"],
+        ),
         (format!("{EAST_PODS}?ownerUID=uid-web-1"), &["web-1-a"]),
         (
             format!("{EAST_PODS}?ownerName=web&ownerSeniority=1"),
