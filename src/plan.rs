@@ -687,12 +687,7 @@ mod tests {
         };
         filter.authorized_for(&principal);
         assert!(!filter.where_sql().contains("DROP"));
-        let plan = ListPlan {
-            source: Source::Objects,
-            filter,
-            order: Order::default_order(Source::Objects),
-            projection: Projection::Object,
-        };
+        let plan = object_list(filter);
         assert_eq!(names(&store, &plan.page(None, 0, 10)), vec!["prod-a/x/p1"]);
         let count = store
             .query(&plan.count_after(None).sql, &plan.count_after(None).params)
@@ -700,12 +695,39 @@ mod tests {
         assert_eq!(count[0][0], SqlValue::Integer(1));
     }
 
+    /// A list of objects in the default order.
+    fn object_list(filter: Predicate) -> ListPlan {
+        ListPlan {
+            source: Source::Objects,
+            filter,
+            order: Order::default_order(Source::Objects),
+            projection: Projection::Object,
+        }
+    }
+
+    fn pods() -> ResourceType {
+        ResourceType {
+            group: String::new(),
+            version: "v1".into(),
+            resource: "pods".into(),
+            kind: "Pod".into(),
+            namespaced: true,
+        }
+    }
+
+    /// SQLite's plan for the statement, a line per step.
+    fn plan_steps(store: &RusqliteStore, plan: &SqlPlan) -> Vec<String> {
+        store
+            .query(&format!("EXPLAIN QUERY PLAN {}", plan.sql), &plan.params)
+            .unwrap()
+            .into_iter()
+            .map(|step| step[3].as_str().unwrap().to_owned())
+            .collect()
+    }
+
     /// What SQLite's planner chose first for the statement.
     fn driving_step(store: &RusqliteStore, plan: &SqlPlan) -> String {
-        let steps = store
-            .query(&format!("EXPLAIN QUERY PLAN {}", plan.sql), &plan.params)
-            .unwrap();
-        steps[0][3].as_str().unwrap().to_owned()
+        plan_steps(store, plan).swap_remove(0)
     }
 
     #[test]
@@ -719,13 +741,7 @@ mod tests {
             },
         ] {
             let mut filter = Predicate::default();
-            filter.resource_type(&ResourceType {
-                group: String::new(),
-                version: "v1".into(),
-                resource: "pods".into(),
-                kind: "Pod".into(),
-                namespaced: true,
-            });
+            filter.resource_type(&pods());
             filter.column_is(Column::Cluster, "c1");
             filter.column_is(Column::Namespace, "ns");
             let owner = OwnerQuery {
@@ -733,12 +749,7 @@ mod tests {
                 seniority: 1,
             };
             filter.owned_by("c1", &owner, Some("ns"), &Principal::unrestricted());
-            let plan = ListPlan {
-                source: Source::Objects,
-                filter,
-                order: Order::default_order(Source::Objects),
-                projection: Projection::Object,
-            };
+            let plan = object_list(filter);
             for statement in [plan.page(None, 0, 10), plan.count_after(None)] {
                 let step = driving_step(&store, &statement);
                 assert!(step.contains("objects_by_owner"), "{step}");
@@ -746,35 +757,17 @@ mod tests {
         }
         let mut unowned = Predicate::default();
         unowned.column_is(Column::Cluster, "c1");
-        let plan = ListPlan {
-            source: Source::Objects,
-            filter: unowned,
-            order: Order::default_order(Source::Objects),
-            projection: Projection::Object,
-        };
+        let plan = object_list(unowned);
         assert!(!plan.page(None, 0, 10).sql.contains("INDEXED BY"));
     }
 
     #[test]
     fn name_lists_are_driven_from_the_name_index() {
         let store = store_with(&[("c1", "ns", "p1"), ("c2", "ns", "p1"), ("c2", "ns", "p2")]);
-        let pods = ResourceType {
-            group: String::new(),
-            version: "v1".into(),
-            resource: "pods".into(),
-            kind: "Pod".into(),
-            namespaced: true,
-        };
-        let plan = |filter: Predicate| ListPlan {
-            source: Source::Objects,
-            filter,
-            order: Order::default_order(Source::Objects),
-            projection: Projection::Object,
-        };
         let mut named = Predicate::default();
-        named.resource_type(&pods);
+        named.resource_type(&pods());
         named.names(Column::Name, ["p1"]);
-        let named = plan(named);
+        let named = object_list(named);
         for statement in [named.page(None, 0, 10), named.count_after(None)] {
             let step = driving_step(&store, &statement);
             assert!(step.contains("objects_by_name (name=?)"), "{step}");
@@ -786,7 +779,7 @@ mod tests {
         // No names, or names of containers: nothing is forced.
         for column in [Column::Name, Column::ContainerName] {
             let mut filter = Predicate::default();
-            filter.resource_type(&pods);
+            filter.resource_type(&pods());
             filter.names(
                 column,
                 if column == Column::Name {
@@ -795,7 +788,10 @@ mod tests {
                     vec!["app"]
                 },
             );
-            assert!(!plan(filter).page(None, 0, 10).sql.contains("INDEXED BY"));
+            assert!(!object_list(filter)
+                .page(None, 0, 10)
+                .sql
+                .contains("INDEXED BY"));
         }
     }
 
@@ -811,25 +807,12 @@ mod tests {
                 namespaced: true,
             })
             .into();
-        let plan = |filter: Predicate| ListPlan {
-            source: Source::Objects,
-            filter,
-            order: Order::default_order(Source::Objects),
-            projection: Projection::Object,
-        };
         let mut collection = Predicate::default();
         collection.resource_types(&types);
-        let collection = plan(collection);
+        let collection = object_list(collection);
         for statement in [collection.page(None, 0, 10), collection.count_after(None)] {
-            let plan = store
-                .query(
-                    &format!("EXPLAIN QUERY PLAN {}", statement.sql),
-                    &statement.params,
-                )
-                .unwrap();
-            let seeks: Vec<&str> = plan
-                .iter()
-                .filter_map(|l| l[3].as_str())
+            let seeks: Vec<String> = plan_steps(&store, &statement)
+                .into_iter()
                 .filter(|l| l.contains(" INDEX "))
                 .collect();
             assert!(
@@ -840,10 +823,13 @@ mod tests {
         let mut named = Predicate::default();
         named.resource_types(&types);
         named.names(Column::Name, ["p1"]);
-        let step = driving_step(&store, &plan(named).page(None, 0, 10));
+        let step = driving_step(&store, &object_list(named).page(None, 0, 10));
         assert!(step.contains("objects_by_name"), "{step}");
         let mut one = Predicate::default();
         one.resource_types(&types[..1]);
-        assert!(!plan(one).page(None, 0, 10).sql.contains("INDEXED BY"));
+        assert!(!object_list(one)
+            .page(None, 0, 10)
+            .sql
+            .contains("INDEXED BY"));
     }
 }

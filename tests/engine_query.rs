@@ -682,15 +682,8 @@ fn every_index_on_objects_serves_a_plan() {
     let h = fixture();
     let store = Planning::new(&h.store);
     let call = |method: Method, target: &str, body: Value| {
-        let response = send(
-            &store,
-            method,
-            target,
-            Some(&h.admin),
-            serde_json::to_vec(&body).unwrap(),
-        );
-        let status = response.status;
-        let body: Value = serde_json::from_slice(&response.collect().unwrap()).unwrap();
+        let body = serde_json::to_vec(&body).unwrap();
+        let (status, body) = call_on(&store, method, target, Some(&h.admin), body);
         assert!((200..300).contains(&status), "{target}: {body}");
         body
     };

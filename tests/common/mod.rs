@@ -64,6 +64,24 @@ pub fn send<'s>(
     )
 }
 
+/// One request through `engine::handle` on `store`: its status and JSON body.
+pub fn call_on(
+    store: &dyn Store,
+    method: Method,
+    target: &str,
+    token: Option<&str>,
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let response = send(store, method, target, token, body);
+    let status = response.status;
+    let bytes = response.collect().unwrap();
+    (
+        status,
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{target}: {e}: {}", String::from_utf8_lossy(&bytes))),
+    )
+}
+
 pub struct Harness {
     pub store: RusqliteStore,
     pub admin: String,
@@ -84,14 +102,7 @@ impl Harness {
         token: Option<&str>,
         body: Vec<u8>,
     ) -> (u16, Value) {
-        let response = send(&self.store, method, target, token, body);
-        let status = response.status;
-        let bytes = response.collect().unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|e| panic!("{target}: {e}: {}", String::from_utf8_lossy(&bytes))),
-        )
+        call_on(&self.store, method, target, token, body)
     }
 
     pub fn get(&self, target: &str) -> (u16, Value) {
