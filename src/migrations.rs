@@ -20,6 +20,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/0006_write_once_snapshots.sql"),
     ),
     (7, include_str!("../migrations/0007_indexes_plans_use.sql")),
+    (
+        8,
+        include_str!("../migrations/0008_cluster_led_indexes.sql"),
+    ),
 ];
 
 pub fn latest_version() -> i64 {
@@ -109,7 +113,8 @@ mod tests {
     }
 
     /// A database at version 4 (objects WITHOUT ROWID) keeps every object and its keys when a
-    /// write brings it to the latest version.
+    /// write brings it to the latest version, and its objects' cluster gets the `clusters` row
+    /// that lists across clusters seek by (0008).
     #[test]
     fn an_older_database_keeps_its_objects_across_the_rowid_rebuild() {
         let store = RusqliteStore::open_in_memory().unwrap();
@@ -157,6 +162,10 @@ mod tests {
         assert!(store
             .execute(insert, &["a".into(), "uid-x".into()])
             .is_err());
+        assert_eq!(
+            store.query("SELECT name FROM clusters", &[]).unwrap(),
+            vec![vec![SqlValue::from("c")]]
+        );
     }
 
     /// Answers "database is locked" to the version probe, and records what else it is asked.

@@ -55,12 +55,25 @@ pub struct Predicate {
     /// them in the order agents push them, which is the rows' order in the table. Another
     /// index made the bench's `workloads` page ~3× slower (18 against 7 ms on its file).
     several_types: bool,
+    /// A clause names the cluster(s): `cluster = ?`, `cluster IN (…)`. Without one, a list
+    /// driven from a cluster-led index seeks it once per cluster ([`EVERY_CLUSTER`]).
+    cluster_pinned: bool,
 }
+
+/// Every cluster with objects: each one is in `clusters` from its first commit or event on
+/// (migration 0008 added those of older files). Lets a list across clusters seek an index led
+/// by `cluster` once per cluster. Those indexes are cluster-led so that a snapshot writes a
+/// few contiguous runs of their pages instead of one page per object (migration 0008).
+const EVERY_CLUSTER: &str = "cluster IN (SELECT name FROM clusters)";
+
+/// Indexes with `cluster` as the first column after the type, if the type leads at all.
+const CLUSTER_LED: [&str; 2] = ["objects_by_name", "objects_by_created"];
 
 impl Predicate {
     pub fn column_is(&mut self, column: Column, value: impl Into<SqlValue>) {
         self.clauses.push(format!("{} = ?", column.sql()));
         self.params.push(value.into());
+        self.cluster_pinned |= column == Column::Cluster;
     }
 
     pub fn any_of<V: Into<SqlValue>>(
@@ -74,11 +87,12 @@ impl Predicate {
         if n > 0 {
             self.clauses
                 .push(format!("{} IN ({})", column.sql(), vec!["?"; n].join(", ")));
+            self.cluster_pinned |= column == Column::Cluster;
         }
     }
 
     /// `names=`: `column IN (…)`. A list of objects by name is driven from `objects_by_name`
-    /// (name, cluster, namespace): without statistics SQLite prefers `objects_key` on the type
+    /// (cluster, name, namespace): without statistics SQLite prefers `objects_key` on the type
     /// alone, which saves sorting the few matches by reading every object of the type. An
     /// owner's index, when the list also has one, drives instead (both are selective).
     pub fn names<'a>(&mut self, column: Column, names: impl IntoIterator<Item = &'a str>) {
@@ -155,7 +169,10 @@ impl Predicate {
         }
     }
 
-    /// Creation time within [since, before).
+    /// Creation time within [since, before), driven from `objects_by_created` (type, cluster,
+    /// created_at) unless names or an owner drive: a window is read per cluster, and only its
+    /// rows are sorted. Without statistics SQLite would read the whole type in list order to
+    /// skip that sort, which costs a full scan whenever the window holds less than a page.
     pub fn created_between(&mut self, since: Option<&str>, before: Option<&str>) {
         if let Some(since) = since {
             self.clauses.push("created_at >= ?".to_owned());
@@ -164,6 +181,9 @@ impl Predicate {
         if let Some(before) = before {
             self.clauses.push("created_at < ?".to_owned());
             self.params.push(before.into());
+        }
+        if (since.is_some() || before.is_some()) && self.driving_index.is_none() {
+            self.driving_index = Some("objects_by_created");
         }
     }
 
@@ -274,6 +294,7 @@ impl Predicate {
         self.params.push(cluster.into());
         self.params.extend(params);
         self.driving_index = Some("objects_by_owner");
+        self.cluster_pinned = true;
     }
 
     /// Restricts rows to the objects of one resource type.
@@ -305,11 +326,23 @@ impl Predicate {
         }
     }
 
+    /// The clauses, plus [`EVERY_CLUSTER`] when a cluster-led index drives and no clause names
+    /// the cluster (it binds nothing, so the parameters stay as they are).
     pub fn where_sql(&self) -> String {
-        if self.clauses.is_empty() {
+        let every_cluster = !self.cluster_pinned
+            && self
+                .driving_index
+                .is_some_and(|index| CLUSTER_LED.contains(&index));
+        let clauses: Vec<&str> = self
+            .clauses
+            .iter()
+            .map(String::as_str)
+            .chain(every_cluster.then_some(EVERY_CLUSTER))
+            .collect();
+        if clauses.is_empty() {
             "1".to_owned()
         } else {
-            self.clauses.join(" AND ")
+            clauses.join(" AND ")
         }
     }
 
@@ -588,6 +621,13 @@ mod tests {
                     &[(*c).into(), (*ns).into(), (*n).into(), format!("{c}/{ns}/{n}").into()],
                 )
                 .unwrap();
+            // As ingest does: a cluster with objects has its row (see EVERY_CLUSTER).
+            store
+                .execute(
+                    "INSERT OR IGNORE INTO clusters (name, first_seen_at, last_sync_at) VALUES (?, 0, 0)",
+                    &[(*c).into()],
+                )
+                .unwrap();
         }
         store
     }
@@ -770,12 +810,25 @@ mod tests {
         let named = object_list(named);
         for statement in [named.page(None, 0, 10), named.count_after(None)] {
             let step = driving_step(&store, &statement);
-            assert!(step.contains("objects_by_name (name=?)"), "{step}");
+            assert!(
+                step.contains("objects_by_name (cluster=? AND name=?)"),
+                "{step}"
+            );
+            assert!(statement.sql.contains(EVERY_CLUSTER), "{}", statement.sql);
         }
         assert_eq!(
             names(&store, &named.page(None, 0, 10)),
             ["c1/ns/p1", "c2/ns/p1"]
         );
+        // A named cluster is the seek's own: no list of every cluster.
+        let mut in_c2 = Predicate::default();
+        in_c2.resource_type(&pods());
+        in_c2.any_of(Column::Cluster, ["c2"]);
+        in_c2.names(Column::Name, ["p1", "p2"]);
+        let in_c2 = object_list(in_c2).page(None, 0, 10);
+        assert!(!in_c2.sql.contains(EVERY_CLUSTER), "{}", in_c2.sql);
+        assert!(driving_step(&store, &in_c2).contains("objects_by_name (cluster=? AND name=?)"));
+        assert_eq!(names(&store, &in_c2), ["c2/ns/p1", "c2/ns/p2"]);
         // No names, or names of containers: nothing is forced.
         for column in [Column::Name, Column::ContainerName] {
             let mut filter = Predicate::default();
@@ -793,6 +846,44 @@ mod tests {
                 .sql
                 .contains("INDEXED BY"));
         }
+    }
+
+    #[test]
+    fn creation_windows_are_read_per_cluster_from_the_created_index() {
+        let store = store_with(&[
+            ("c1", "ns", "old"),
+            ("c2", "ns", "new"),
+            ("c1", "ns", "new"),
+        ]);
+        store
+            .execute(
+                "UPDATE objects SET created_at = CASE name WHEN 'old' THEN '2024-01-01T00:00:00Z' \
+                 ELSE '2025-06-01T00:00:00Z' END",
+                &[],
+            )
+            .unwrap();
+        let mut since = Predicate::default();
+        since.resource_type(&pods());
+        since.created_between(Some("2025-01-01T00:00:00Z"), None);
+        let since = object_list(since);
+        for statement in [since.page(None, 0, 10), since.count_after(None)] {
+            let step = driving_step(&store, &statement);
+            assert!(
+                step.contains("objects_by_created (api_group=? AND resource=? AND cluster=? AND created_at>?)"),
+                "{step}"
+            );
+        }
+        assert_eq!(
+            names(&store, &since.page(None, 0, 10)),
+            ["c1/ns/new", "c2/ns/new"]
+        );
+        let mut before = Predicate::default();
+        before.resource_type(&pods());
+        before.column_is(Column::Cluster, "c1");
+        before.created_between(None, Some("2025-01-01T00:00:00Z"));
+        let before = object_list(before).page(None, 0, 10);
+        assert!(!before.sql.contains(EVERY_CLUSTER), "{}", before.sql);
+        assert_eq!(names(&store, &before), ["c1/ns/old"]);
     }
 
     #[test]

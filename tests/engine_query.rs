@@ -775,7 +775,7 @@ fn every_index_on_objects_serves_a_plan() {
         .collect();
     assert_eq!(unused, [] as [String; 0], "used: {used:?}");
     // Names across clusters, and an owner named across namespaces, are seeks by name (both
-    // were scans: of the type, of the cluster).
+    // were scans: of the type, of the cluster), per cluster (the index is cluster-led).
     let plan_of = |statement: &str| {
         planned
             .iter()
@@ -784,11 +784,22 @@ fn every_index_on_objects_serves_a_plan() {
             .unwrap_or_else(|| panic!("no statement has {statement:?}"))
     };
     let by_names = plan_of("AND name IN (?)");
-    assert!(by_names.contains("objects_by_name (name=?)"), "{by_names}");
+    assert!(
+        by_names.contains("objects_by_name (cluster=? AND name=?)"),
+        "{by_names}"
+    );
     let owner = plan_of("WHERE cluster = ? AND name = ?");
     assert!(
-        owner.contains("objects_by_name (name=? AND cluster=?)"),
+        owner.contains("objects_by_name (cluster=? AND name=?)"),
         "{owner}"
+    );
+    // A creation window across clusters is a range per cluster, not the type in list order.
+    let since = plan_of("AND created_at >= ?");
+    assert!(
+        since.contains(
+            "objects_by_created (api_group=? AND resource=? AND cluster=? AND created_at>?)"
+        ),
+        "{since}"
     );
     // A namespace across clusters comes out of its index in list order: nothing is sorted.
     let namespace = plan_of("AND namespace = ? ORDER BY");
