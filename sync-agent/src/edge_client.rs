@@ -183,24 +183,24 @@ pub struct Snapshots<'a> {
 }
 
 impl SnapshotApi for Snapshots<'_> {
-    fn begin(&mut self, request: &BeginSnapshot) -> Result<String> {
+    fn begin(&self, request: &BeginSnapshot) -> Result<String> {
         let body = serde_json::to_vec(request)?;
         let session: SnapshotSession = self.client.send("POST", &self.base, &body)?;
         Ok(session.session)
     }
 
-    fn chunk(&mut self, session: &str, body: &[u8]) -> Result<()> {
+    fn chunk(&self, session: &str, body: &[u8]) -> Result<()> {
         let path = format!("{}/{session}/chunks", self.base);
         let _: serde_json::Value = self.client.send("POST", &path, body)?;
         Ok(())
     }
 
-    fn commit(&mut self, session: &str) -> Result<CommitResult> {
+    fn commit(&self, session: &str) -> Result<CommitResult> {
         let path = format!("{}/{session}/commit", self.base);
         self.client.send("POST", &path, b"")
     }
 
-    fn abort(&mut self, session: &str) -> Result<()> {
+    fn abort(&self, session: &str) -> Result<()> {
         let path = format!("{}/{session}", self.base);
         let _: serde_json::Value = self.client.send("DELETE", &path, b"")?;
         Ok(())

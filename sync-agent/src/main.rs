@@ -229,13 +229,13 @@ fn run(cli: Cli) -> Result<()> {
                 chunk_bytes: args.chunk_bytes,
                 progress: !args.quiet,
             };
-            let mut api = client.snapshots(&cluster);
+            let api = client.snapshots(&cluster);
             let summary = if args.file.as_os_str() == "-" {
-                push::push(&mut api, std::io::stdin().lock(), &opts)?
+                push::push(&api, std::io::stdin().lock(), &opts)?
             } else {
                 let file = std::fs::File::open(&args.file)
                     .with_context(|| format!("opening {}", args.file.display()))?;
-                push::push(&mut api, file, &opts)?
+                push::push(&api, file, &opts)?
             };
             print!("{}", summary_text(&cluster, &summary));
             Ok(())

@@ -4,17 +4,21 @@
 //! commit at the end. On any failure every open session is aborted, so the server keeps its
 //! previous data for every type not yet committed.
 //!
-//! Reading and sending overlap: the parsing thread hands finished chunks to one sending thread
-//! over a channel holding at most one chunk, so the server works while the next chunk is being
-//! parsed, requests stay strictly ordered (begin → chunks → commits) and memory stays bounded
-//! (one chunk being sent, one queued, one being filled per type).
+//! Reading and sending overlap: the parsing thread hands finished chunks to the sending thread
+//! over a channel holding at most one chunk, and the sending thread keeps up to
+//! [`IN_FLIGHT`] chunk requests going at once, so the server parses one chunk while it writes
+//! another (its writes take turns on SQLite's lock either way). A session begins before its
+//! chunks are sent and every chunk has landed before the first commit. Two chunks of one type
+//! that name the same object are never in flight together: the later send lands last, so the
+//! server keeps it, as it keeps a name's last send within a chunk. Memory stays bounded: the
+//! chunks in flight, one queued, one being filled per type.
 
 use crate::list_stream::for_each_object;
 use crate::strip::{strip_into, Header};
 use anyhow::{anyhow, bail, Context, Result};
 use edgepedia_api::ingest::{BeginSnapshot, CommitResult, TypeCount, MAX_BODY_BYTES};
 use edgepedia_api::ResourceType;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::io::Read;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::{Duration, Instant};
@@ -29,16 +33,20 @@ const PROGRESS_EVERY: usize = 5_000;
 const CHUNK_HEAD: &[u8] = b"{\"items\":[";
 const CHUNK_TAIL: &[u8] = b"]}";
 
+/// Chunk requests sent at once. Two keep the server's two halves busy (the component parsing
+/// one, SQLite writing the other); more would only queue on SQLite's write lock.
+const IN_FLIGHT: usize = 2;
+
 /// The snapshot half of the ingest API, as the push needs it: `EdgeClient` speaks it over HTTP;
-/// unit tests record the calls.
-pub trait SnapshotApi {
+/// unit tests record the calls. Shared by the threads that send chunks at once.
+pub trait SnapshotApi: Sync {
     /// Opens a session; returns its id.
-    fn begin(&mut self, request: &BeginSnapshot) -> Result<String>;
+    fn begin(&self, request: &BeginSnapshot) -> Result<String>;
     /// Sends one `ingest::Chunk`, already serialized.
-    fn chunk(&mut self, session: &str, body: &[u8]) -> Result<()>;
-    fn commit(&mut self, session: &str) -> Result<CommitResult>;
+    fn chunk(&self, session: &str, body: &[u8]) -> Result<()>;
+    fn commit(&self, session: &str) -> Result<CommitResult>;
     /// Discards a session (`DELETE`): the server keeps its previous data.
-    fn abort(&mut self, session: &str) -> Result<()>;
+    fn abort(&self, session: &str) -> Result<()>;
 }
 
 pub struct PushOptions {
@@ -67,10 +75,15 @@ enum Message {
         body: Vec<u8>,
         /// Which of the type's objects it carries, for messages.
         objects: std::ops::Range<usize>,
+        /// The (namespace, name) of each of them.
+        names: HashSet<ObjectName>,
     },
     /// Everything was read: commit every session.
     Commit,
 }
+
+/// An object's (namespace, name) within its type; cluster-scoped objects have no namespace.
+type ObjectName = (String, String);
 
 /// The sending thread is gone (it failed and said why).
 #[derive(Debug)]
@@ -85,11 +98,7 @@ impl std::fmt::Display for SenderGone {
 impl std::error::Error for SenderGone {}
 
 /// Streams `input` into snapshots; aborts every open session if anything fails.
-pub fn push<A: SnapshotApi + Send>(
-    api: &mut A,
-    input: impl Read,
-    opts: &PushOptions,
-) -> Result<Summary> {
+pub fn push<A: SnapshotApi>(api: &A, input: impl Read, opts: &PushOptions) -> Result<Summary> {
     let most = MAX_BODY_BYTES - CHUNK_HEAD.len() - CHUNK_TAIL.len();
     if opts.chunk_bytes == 0 || opts.chunk_bytes > most {
         bail!("--chunk-bytes must be between 1 and {most} (the server's body limit)");
@@ -132,18 +141,19 @@ pub fn push<A: SnapshotApi + Send>(
     })
 }
 
-/// The sending thread: performs the requests in order. Returns the commit results, or None
-/// when the reader stopped early; on any failure (its own or the reader's) it aborts every
-/// session not yet committed.
+/// The sending thread: performs the requests in order, up to [`IN_FLIGHT`] chunks at once.
+/// Returns the commit results, or None when the reader stopped early; on any failure (its own
+/// or the reader's) it aborts every session not yet committed.
 fn send_all<A: SnapshotApi>(
-    api: &mut A,
+    api: &A,
     messages: Receiver<Message>,
     progress: bool,
 ) -> Result<Option<Vec<TypeCount>>> {
     // Per slot: the type's label and its session id.
     let mut sessions: Vec<(String, String)> = Vec::new();
     let mut committed = 0;
-    let result = (|| {
+    let result = std::thread::scope(|scope| {
+        let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
         for message in &messages {
             match message {
                 Message::Begin(resource_type) => {
@@ -160,16 +170,36 @@ fn send_all<A: SnapshotApi>(
                     slot,
                     body,
                     objects,
+                    names,
                 } => {
-                    let (label, session) = &sessions[slot];
-                    api.chunk(session, &body).with_context(|| {
-                        format!(
-                            "sending {label} objects {}..{} of the snapshot",
-                            objects.start, objects.end
-                        )
-                    })?;
+                    while in_flight.len() >= IN_FLIGHT
+                        || in_flight
+                            .iter()
+                            .any(|c| c.slot == slot && !c.names.is_disjoint(&names))
+                    {
+                        if let Some(earlier) = in_flight.pop_front() {
+                            earlier.landed()?;
+                        }
+                    }
+                    let (label, session) = sessions[slot].clone();
+                    let request = scope.spawn(move || {
+                        api.chunk(&session, &body).with_context(|| {
+                            format!(
+                                "sending {label} objects {}..{} of the snapshot",
+                                objects.start, objects.end
+                            )
+                        })
+                    });
+                    in_flight.push_back(InFlight {
+                        slot,
+                        names,
+                        request,
+                    });
                 }
                 Message::Commit => {
+                    for chunk in in_flight.drain(..) {
+                        chunk.landed()?;
+                    }
                     let mut replaced = Vec::new();
                     for (label, session) in &sessions {
                         let result = api
@@ -182,8 +212,12 @@ fn send_all<A: SnapshotApi>(
                 }
             }
         }
+        // The reader stopped early (and says why); what was sent is aborted below.
+        for chunk in in_flight.drain(..) {
+            chunk.landed()?;
+        }
         Ok(None)
-    })();
+    });
     // Drop what is still queued: nothing more is sent after a failure.
     drop(messages);
     if !matches!(result, Ok(Some(_))) {
@@ -205,6 +239,22 @@ fn send_all<A: SnapshotApi>(
     result
 }
 
+/// A chunk request on its own thread.
+struct InFlight<'scope> {
+    slot: usize,
+    names: HashSet<ObjectName>,
+    request: std::thread::ScopedJoinHandle<'scope, Result<()>>,
+}
+
+impl InFlight<'_> {
+    /// Waits for the server's answer.
+    fn landed(self) -> Result<()> {
+        self.request
+            .join()
+            .map_err(|_| anyhow!("a sending thread panicked"))?
+    }
+}
+
 /// One resource type's chunk being filled.
 struct Open {
     /// `{"items":[` and the objects so far, comma-separated.
@@ -212,6 +262,8 @@ struct Open {
     buffered: usize,
     /// Objects seen (sent or buffered).
     seen: usize,
+    /// The buffered objects' names.
+    names: HashSet<ObjectName>,
 }
 
 /// The parsing side: groups objects by resource type into chunks.
@@ -275,6 +327,7 @@ impl<'a> Pusher<'a> {
                     body: CHUNK_HEAD.to_vec(),
                     buffered: 0,
                     seen: 0,
+                    names: HashSet::new(),
                 });
                 self.send(Message::Begin(resource_type))?;
                 slot
@@ -292,6 +345,10 @@ impl<'a> Pusher<'a> {
             open.body.push(b',');
         }
         open.body.extend_from_slice(&self.scratch);
+        open.names.insert((
+            header.namespace.unwrap_or_default(),
+            header.name.unwrap_or_default(),
+        ));
         open.buffered += 1;
         open.seen += 1;
         self.counts[slot].1 += 1;
@@ -322,11 +379,13 @@ impl<'a> Pusher<'a> {
         body.extend_from_slice(CHUNK_TAIL);
         let objects = open.seen - open.buffered..open.seen;
         open.buffered = 0;
+        let names = std::mem::take(&mut open.names);
         self.chunks += 1;
         self.send(Message::Chunk {
             slot,
             body,
             objects,
+            names,
         })
     }
 
@@ -402,44 +461,87 @@ mod tests {
     use super::*;
     use edgepedia_api::ingest::Chunk;
     use serde_json::{json, Value};
+    use std::sync::{Condvar, Mutex};
 
-    /// Records the calls a push makes; can fail the n-th chunk.
+    /// Records the calls a push makes; can fail a session's chunks, or hold a chunk back until
+    /// another one is in flight.
     #[derive(Default)]
     struct Recorder {
+        log: Mutex<Log>,
+        /// Chunks of this session fail.
+        fail_session: Option<&'static str>,
+        /// The first chunk waits (up to a few seconds) for a second one to start.
+        hold_first_chunk: bool,
+        started: Condvar,
+    }
+
+    #[derive(Default)]
+    struct Log {
         calls: Vec<String>,
         chunks: Vec<(String, Vec<Value>, usize)>,
-        fail_chunk: Option<usize>,
         sessions: Vec<ResourceType>,
+        /// Chunks started and not yet answered; the most there ever were.
+        in_flight: usize,
+        most_in_flight: usize,
+        /// (started, answered) per chunk, numbered in the order they started.
+        chunk_times: Vec<(Instant, Instant)>,
+    }
+
+    impl Recorder {
+        fn log(&self) -> std::sync::MutexGuard<'_, Log> {
+            self.log.lock().unwrap()
+        }
     }
 
     impl SnapshotApi for Recorder {
-        fn begin(&mut self, request: &BeginSnapshot) -> Result<String> {
+        fn begin(&self, request: &BeginSnapshot) -> Result<String> {
             assert_eq!(request.resource_types.len(), 1);
             assert_eq!(
                 request.agent_version.as_deref(),
                 Some(env!("CARGO_PKG_VERSION"))
             );
-            self.sessions.push(request.resource_types[0].clone());
-            let id = format!("s{}", self.sessions.len());
-            self.calls
+            let mut log = self.log();
+            log.sessions.push(request.resource_types[0].clone());
+            let id = format!("s{}", log.sessions.len());
+            log.calls
                 .push(format!("begin {}", request.resource_types[0].resource));
             Ok(id)
         }
-        fn chunk(&mut self, session: &str, body: &[u8]) -> Result<()> {
+        fn chunk(&self, session: &str, body: &[u8]) -> Result<()> {
             let chunk: Chunk<Value> = serde_json::from_slice(body).expect("a valid Chunk");
-            self.calls
+            let started = Instant::now();
+            let mut log = self.log();
+            log.calls
                 .push(format!("chunk {session} {}", chunk.items.len()));
-            self.chunks
+            log.chunks
                 .push((session.to_owned(), chunk.items, body.len()));
-            if self.fail_chunk == Some(self.chunks.len()) {
+            log.in_flight += 1;
+            log.most_in_flight = log.most_in_flight.max(log.in_flight);
+            let first = log.chunks.len() == 1;
+            self.started.notify_all();
+            if self.hold_first_chunk && first {
+                log = self
+                    .started
+                    .wait_timeout_while(log, Duration::from_secs(5), |l| l.chunks.len() < 2)
+                    .unwrap()
+                    .0;
+            }
+            drop(log);
+            std::thread::sleep(Duration::from_millis(5));
+            let mut log = self.log();
+            log.in_flight -= 1;
+            log.chunk_times.push((started, Instant::now()));
+            if self.fail_session == Some(session) {
                 bail!("refused (HTTP 422 Invalid)");
             }
             Ok(())
         }
-        fn commit(&mut self, session: &str) -> Result<CommitResult> {
-            self.calls.push(format!("commit {session}"));
+        fn commit(&self, session: &str) -> Result<CommitResult> {
+            let mut log = self.log();
+            assert_eq!(log.in_flight, 0, "a commit before its chunks landed");
+            log.calls.push(format!("commit {session}"));
             let n: usize = session[1..].parse().unwrap();
-            let count = self
+            let count = log
                 .chunks
                 .iter()
                 .filter(|c| c.0 == session)
@@ -447,13 +549,13 @@ mod tests {
                 .sum();
             Ok(CommitResult {
                 replaced: vec![TypeCount {
-                    resource_type: self.sessions[n - 1].clone(),
+                    resource_type: log.sessions[n - 1].clone(),
                     count,
                 }],
             })
         }
-        fn abort(&mut self, session: &str) -> Result<()> {
-            self.calls.push(format!("abort {session}"));
+        fn abort(&self, session: &str) -> Result<()> {
+            self.log().calls.push(format!("abort {session}"));
             Ok(())
         }
     }
@@ -485,58 +587,70 @@ mod tests {
             json!({"apiVersion":"v1","kind":"Node","metadata":{"name":"n","uid":"un"}}),
             json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","namespace":"a","uid":"us"},"data":{"k":"c2VjcmV0"}}),
         ];
-        let mut api = Recorder::default();
-        let summary = push(&mut api, &list(items)[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap();
+        let api = Recorder::default();
+        let summary = push(&api, &list(items)[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap();
+        let log = api.log();
+        // Chunks of different sessions may land in any order; all before the first commit.
+        let mut chunks = log.calls[4..8].to_vec();
+        chunks.sort();
         assert_eq!(
-            api.calls,
+            log.calls[..4],
             [
                 "begin pods",
                 "begin deployments",
                 "begin nodes",
-                "begin secrets",
-                "chunk s1 2",
-                "chunk s2 1",
-                "chunk s3 1",
-                "chunk s4 1",
-                "commit s1",
-                "commit s2",
-                "commit s3",
-                "commit s4",
+                "begin secrets"
             ]
         );
-        assert_eq!(api.sessions[1].group, "apps");
-        assert!(!api.sessions[2].namespaced);
+        assert_eq!(
+            chunks,
+            ["chunk s1 2", "chunk s2 1", "chunk s3 1", "chunk s4 1"]
+        );
+        assert_eq!(
+            log.calls[8..],
+            ["commit s1", "commit s2", "commit s3", "commit s4"]
+        );
+        assert_eq!(log.sessions[1].group, "apps");
+        assert!(!log.sessions[2].namespaced);
         assert_eq!(summary.objects, 5);
         assert_eq!(summary.replaced.len(), 4);
         assert_eq!(summary.replaced[0].count, 2);
         // Stripped on the way: no managedFields, no secret data.
-        assert!(api.chunks[0].1[0]["metadata"]
-            .get("managedFields")
-            .is_none());
-        assert!(api.chunks[3].1[0].get("data").is_none());
+        let sent = |session: &str| {
+            log.chunks
+                .iter()
+                .find(|c| c.0 == session)
+                .map(|c| c.1[0].clone())
+                .unwrap()
+        };
+        assert!(sent("s1")["metadata"].get("managedFields").is_none());
+        assert!(sent("s4").get("data").is_none());
     }
 
     #[test]
     fn chunks_stay_under_the_size_and_keep_every_object_once() {
         let items: Vec<Value> = (0..50).map(|i| pod("ns", &format!("p{i}"), 300)).collect();
-        let mut api = Recorder::default();
+        let api = Recorder::default();
         let limit = 2_000;
-        let summary = push(&mut api, &list(items)[..], &opts(limit)).unwrap();
-        assert!(api.chunks.len() > 5, "{} chunks", api.chunks.len());
-        assert_eq!(summary.chunks, api.chunks.len());
-        for (_, items, size) in &api.chunks {
+        let summary = push(&api, &list(items)[..], &opts(limit)).unwrap();
+        let log = api.log();
+        assert!(log.chunks.len() > 5, "{} chunks", log.chunks.len());
+        assert_eq!(summary.chunks, log.chunks.len());
+        for (_, items, size) in &log.chunks {
             assert!(*size <= limit, "a chunk of {size} bytes");
             assert!(!items.is_empty());
         }
-        let names: Vec<String> = api
+        let mut names: Vec<String> = log
             .chunks
             .iter()
             .flat_map(|c| c.1.iter())
             .map(|o| o["metadata"]["name"].as_str().unwrap().to_owned())
             .collect();
-        let want: Vec<String> = (0..50).map(|i| format!("p{i}")).collect();
+        names.sort();
+        let mut want: Vec<String> = (0..50).map(|i| format!("p{i}")).collect();
+        want.sort();
         assert_eq!(names, want);
-        assert_eq!(api.sessions.len(), 1, "one session for one type");
+        assert_eq!(log.sessions.len(), 1, "one session for one type");
     }
 
     #[test]
@@ -546,21 +660,25 @@ mod tests {
             pod("ns", "big", 5_000),
             pod("ns", "tail", 10),
         ];
-        let mut api = Recorder::default();
-        push(&mut api, &list(items)[..], &opts(1_000)).unwrap();
-        let sizes: Vec<usize> = api.chunks.iter().map(|c| c.1.len()).collect();
+        let api = Recorder::default();
+        push(&api, &list(items)[..], &opts(1_000)).unwrap();
+        let log = api.log();
+        let sizes: Vec<usize> = log.chunks.iter().map(|c| c.1.len()).collect();
         assert_eq!(sizes, [1, 1, 1]);
-        assert_eq!(api.chunks[1].1[0]["metadata"]["name"], "big");
+        assert!(log
+            .chunks
+            .iter()
+            .any(|c| c.1[0]["metadata"]["name"] == "big"));
     }
 
     #[test]
     fn an_object_larger_than_a_request_is_an_error_naming_it() {
         let items = vec![pod("ns", "ok", 0), pod("ns", "huge", MAX_BODY_BYTES)];
-        let mut api = Recorder::default();
-        let err = push(&mut api, &list(items)[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap_err();
+        let api = Recorder::default();
+        let err = push(&api, &list(items)[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains("item 1 (Pod ns/huge)"), "{text}");
-        assert_eq!(api.calls, ["begin pods", "abort s1"]);
+        assert_eq!(api.log().calls, ["begin pods", "abort s1"]);
     }
 
     #[test]
@@ -570,23 +688,18 @@ mod tests {
             json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"a","uid":"uc"}}),
             pod("a", "p2", 0),
         ];
-        let mut api = Recorder {
-            fail_chunk: Some(2),
+        let api = Recorder {
+            fail_session: Some("s2"),
             ..Default::default()
         };
-        let err = push(&mut api, &list(items)[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap_err();
+        let err = push(&api, &list(items)[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap_err();
         assert!(format!("{err:#}").contains("configmaps"), "{err:#}");
-        assert_eq!(
-            api.calls,
-            [
-                "begin pods",
-                "begin configmaps",
-                "chunk s1 2",
-                "chunk s2 1",
-                "abort s1",
-                "abort s2"
-            ]
-        );
+        let log = api.log();
+        let mut chunks = log.calls[2..4].to_vec();
+        chunks.sort();
+        assert_eq!(log.calls[..2], ["begin pods", "begin configmaps"]);
+        assert_eq!(chunks, ["chunk s1 2", "chunk s2 1"]);
+        assert_eq!(log.calls[4..], ["abort s1", "abort s2"]);
     }
 
     #[test]
@@ -594,31 +707,72 @@ mod tests {
         let input = br#"{"kind":"List","items":[
             {"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"d","uid":"1"}},
             {"apiVersion":"v1","kind":"Pod","metadata":{"namespace":"d","uid":"2"}}]}"#;
-        let mut api = Recorder::default();
-        let err = push(&mut api, &input[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap_err();
+        let api = Recorder::default();
+        let err = push(&api, &input[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "item 1 (Pod without a name): missing metadata.name"
         );
-        assert_eq!(api.calls, ["begin pods", "abort s1"]);
+        assert_eq!(api.log().calls, ["begin pods", "abort s1"]);
     }
 
     #[test]
     fn an_empty_list_sends_nothing() {
-        let mut api = Recorder::default();
-        let summary = push(&mut api, &list(vec![])[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap();
+        let api = Recorder::default();
+        let summary = push(&api, &list(vec![])[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap();
         assert_eq!(summary.objects, 0);
-        assert!(api.calls.is_empty());
+        assert!(api.log().calls.is_empty());
     }
 
     #[test]
     fn chunk_size_must_fit_a_request() {
-        let mut api = Recorder::default();
+        let api = Recorder::default();
         for size in [0, MAX_BODY_BYTES] {
-            let err = push(&mut api, &list(vec![])[..], &opts(size)).unwrap_err();
+            let err = push(&api, &list(vec![])[..], &opts(size)).unwrap_err();
             assert!(err.to_string().contains("--chunk-bytes"), "{err}");
         }
-        assert!(api.calls.is_empty());
+        assert!(api.log().calls.is_empty());
+    }
+
+    #[test]
+    fn two_chunks_are_in_flight_at_once_and_never_more() {
+        let items: Vec<Value> = (0..20).map(|i| pod("ns", &format!("p{i}"), 300)).collect();
+        let api = Recorder {
+            hold_first_chunk: true,
+            ..Default::default()
+        };
+        let summary = push(&api, &list(items)[..], &opts(1_000)).unwrap();
+        let log = api.log();
+        assert!(summary.chunks > IN_FLIGHT, "{} chunks", summary.chunks);
+        // The first chunk was answered only once a second one had started.
+        assert_eq!(log.most_in_flight, IN_FLIGHT);
+        assert_eq!(log.calls.last().unwrap(), "commit s1");
+    }
+
+    #[test]
+    fn a_name_sent_again_waits_for_its_earlier_send_to_land() {
+        // One pod per chunk, p0 in the first two: the second starts only after the first was
+        // answered, so the server sees p0's sends in order.
+        let items = vec![
+            pod("ns", "p0", 300),
+            pod("ns", "p0", 301),
+            pod("ns", "p1", 300),
+        ];
+        let api = Recorder::default();
+        push(&api, &list(items)[..], &opts(500)).unwrap();
+        let log = api.log();
+        let chunk_with = |pad: usize| {
+            log.chunks
+                .iter()
+                .position(|c| c.1[0]["spec"]["padding"].as_str().unwrap().len() == pad)
+                .unwrap()
+        };
+        let (first, again) = (chunk_with(300), chunk_with(301));
+        assert_eq!(log.chunks.len(), 3);
+        assert!(
+            log.chunk_times[again].0 >= log.chunk_times[first].1,
+            "p0 sent again before its first send landed"
+        );
     }
 
     fn validate(index: usize, object: &Value) -> Result<ResourceType> {
