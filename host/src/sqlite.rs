@@ -48,14 +48,14 @@ impl ConnectionPool {
         Ok(pool)
     }
 
-    /// Pooled: WAL lets readers run beside the one writer; the busy timeout makes concurrent
-    /// writers (one per in-flight request) wait for each other instead of failing. Per guest
-    /// connection: SQLite's defaults, as Spin leaves them (the component sets what it needs).
+    /// Pooled: the busy timeout makes concurrent writers (one per in-flight request) wait for
+    /// each other instead of failing. Per guest connection: SQLite's defaults, as Spin leaves
+    /// them. Either way the component sets the rest: WAL, and a new file's page size, which
+    /// must come first (switching a new file to WAL here would fix it at SQLite's default).
     fn connect(&self) -> rusqlite::Result<rusqlite::Connection> {
         let conn = rusqlite::Connection::open(&self.path)?;
         if self.mode == ConnectionMode::Pooled {
             conn.busy_timeout(std::time::Duration::from_secs(10))?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
         }
         Ok(conn)
