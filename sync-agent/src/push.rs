@@ -1,8 +1,12 @@
-//! `sync-agent push`: one snapshot per resource type found in a `kubectl get -o json` file.
+//! `sync-agent push`: snapshots of the resource types found in a `kubectl get -o json` file.
 //! Objects stream in, are validated and stripped, buffered per type and sent in chunks of at
-//! most `chunk_bytes`; a type's session begins when its first object appears and all sessions
-//! commit at the end. On any failure every open session is aborted, so the server keeps its
-//! previous data for every type not yet committed.
+//! most `chunk_bytes`; all sessions commit at the end. A session begins with the first chunk
+//! handed over after its types appeared and takes every type seen by then, so a file whose
+//! types all show up before its first chunk fills is one begin and one commit, not one of each
+//! per type: each is a write on the server, which takes its turn on SQLite's lock (and on Spin
+//! opens a new SQLite connection). A type that first appears later begins with the next chunk.
+//! On any failure every open session is aborted, so the server keeps its previous data for
+//! every type not yet committed.
 //!
 //! Reading and sending overlap: the parsing thread hands finished chunks to the sending thread
 //! over a channel holding at most one chunk, and the sending thread keeps up to
@@ -68,8 +72,8 @@ pub struct Summary {
 
 /// From the parsing thread to the sending thread, in request order.
 enum Message {
-    /// Open a session for the type; it gets the next slot number.
-    Begin(ResourceType),
+    /// Open one session for these types; they get the next slot numbers.
+    Begin(Vec<ResourceType>),
     Chunk {
         slot: usize,
         body: Vec<u8>,
@@ -149,21 +153,24 @@ fn send_all<A: SnapshotApi>(
     messages: Receiver<Message>,
     progress: bool,
 ) -> Result<Option<Vec<TypeCount>>> {
-    // Per slot: the type's label and its session id.
+    // Per session: its label (its types') and id; per slot (type): its label and session.
     let mut sessions: Vec<(String, String)> = Vec::new();
+    let mut slots: Vec<(String, usize)> = Vec::new();
     let mut committed = 0;
     let result = std::thread::scope(|scope| {
         let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
         for message in &messages {
             match message {
-                Message::Begin(resource_type) => {
-                    let label = type_label(&resource_type);
+                Message::Begin(resource_types) => {
+                    let labels: Vec<String> = resource_types.iter().map(type_label).collect();
+                    let label = labels.join(", ");
                     let session = api
                         .begin(&BeginSnapshot {
-                            resource_types: vec![resource_type],
+                            resource_types,
                             agent_version: Some(env!("CARGO_PKG_VERSION").to_owned()),
                         })
                         .with_context(|| format!("beginning the {label} snapshot"))?;
+                    slots.extend(labels.into_iter().map(|l| (l, sessions.len())));
                     sessions.push((label, session));
                 }
                 Message::Chunk {
@@ -181,7 +188,8 @@ fn send_all<A: SnapshotApi>(
                             earlier.landed()?;
                         }
                     }
-                    let (label, session) = sessions[slot].clone();
+                    let (label, session) = &slots[slot];
+                    let (label, session) = (label.clone(), sessions[*session].1.clone());
                     let request = scope.spawn(move || {
                         api.chunk(&session, &body).with_context(|| {
                             format!(
@@ -272,6 +280,9 @@ struct Pusher<'a> {
     opts: &'a PushOptions,
     open: Vec<Open>,
     index: HashMap<ResourceType, usize>,
+    /// Per slot, its type; the slots before `begun` have a session.
+    types: Vec<ResourceType>,
+    begun: usize,
     objects: usize,
     /// Objects per type label, in the order the types appeared.
     counts: Vec<(String, usize)>,
@@ -288,6 +299,8 @@ impl<'a> Pusher<'a> {
             opts,
             open: Vec::new(),
             index: HashMap::new(),
+            types: Vec::new(),
+            begun: 0,
             objects: 0,
             counts: Vec::new(),
             chunks: 0,
@@ -323,13 +336,13 @@ impl<'a> Pusher<'a> {
                 let slot = self.open.len();
                 self.counts.push((type_label(&resource_type), 0));
                 self.index.insert(resource_type.clone(), slot);
+                self.types.push(resource_type);
                 self.open.push(Open {
                     body: CHUNK_HEAD.to_vec(),
                     buffered: 0,
                     seen: 0,
                     names: HashSet::new(),
                 });
-                self.send(Message::Begin(resource_type))?;
                 slot
             }
         };
@@ -375,6 +388,11 @@ impl<'a> Pusher<'a> {
         if open.buffered == 0 {
             return Ok(());
         }
+        if self.begun < self.types.len() {
+            self.send(Message::Begin(self.types[self.begun..].to_vec()))?;
+            self.begun = self.types.len();
+        }
+        let open = &mut self.open[slot];
         let mut body = std::mem::replace(&mut open.body, CHUNK_HEAD.to_vec());
         body.extend_from_slice(CHUNK_TAIL);
         let objects = open.seen - open.buffered..open.seen;
@@ -479,7 +497,8 @@ mod tests {
     struct Log {
         calls: Vec<String>,
         chunks: Vec<(String, Vec<Value>, usize)>,
-        sessions: Vec<ResourceType>,
+        /// Per session (`s1`, `s2`, …), its types.
+        sessions: Vec<Vec<ResourceType>>,
         /// Chunks started and not yet answered; the most there ever were.
         in_flight: usize,
         most_in_flight: usize,
@@ -495,16 +514,19 @@ mod tests {
 
     impl SnapshotApi for Recorder {
         fn begin(&self, request: &BeginSnapshot) -> Result<String> {
-            assert_eq!(request.resource_types.len(), 1);
             assert_eq!(
                 request.agent_version.as_deref(),
                 Some(env!("CARGO_PKG_VERSION"))
             );
             let mut log = self.log();
-            log.sessions.push(request.resource_types[0].clone());
+            log.sessions.push(request.resource_types.clone());
             let id = format!("s{}", log.sessions.len());
-            log.calls
-                .push(format!("begin {}", request.resource_types[0].resource));
+            let types: Vec<&str> = request
+                .resource_types
+                .iter()
+                .map(|t| t.resource.as_str())
+                .collect();
+            log.calls.push(format!("begin {}", types.join(",")));
             Ok(id)
         }
         fn chunk(&self, session: &str, body: &[u8]) -> Result<()> {
@@ -541,18 +563,20 @@ mod tests {
             assert_eq!(log.in_flight, 0, "a commit before its chunks landed");
             log.calls.push(format!("commit {session}"));
             let n: usize = session[1..].parse().unwrap();
-            let count = log
-                .chunks
+            let replaced = log.sessions[n - 1]
                 .iter()
-                .filter(|c| c.0 == session)
-                .map(|c| c.1.len() as u64)
-                .sum();
-            Ok(CommitResult {
-                replaced: vec![TypeCount {
-                    resource_type: log.sessions[n - 1].clone(),
-                    count,
-                }],
-            })
+                .map(|t| TypeCount {
+                    resource_type: t.clone(),
+                    count: log
+                        .chunks
+                        .iter()
+                        .filter(|c| c.0 == session)
+                        .flat_map(|c| &c.1)
+                        .filter(|o| o["kind"] == t.kind.as_str())
+                        .count() as u64,
+                })
+                .collect();
+            Ok(CommitResult { replaced })
         }
         fn abort(&self, session: &str) -> Result<()> {
             self.log().calls.push(format!("abort {session}"));
@@ -579,7 +603,7 @@ mod tests {
     }
 
     #[test]
-    fn groups_by_type_begins_lazily_and_commits_at_the_end() {
+    fn types_seen_before_the_first_chunk_share_one_session_and_one_commit() {
         let items = vec![
             pod("a", "p1", 0),
             json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"a","uid":"ud"}}),
@@ -590,41 +614,57 @@ mod tests {
         let api = Recorder::default();
         let summary = push(&api, &list(items)[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap();
         let log = api.log();
-        // Chunks of different sessions may land in any order; all before the first commit.
-        let mut chunks = log.calls[4..8].to_vec();
+        // A chunk per type, in any order, all before the commit.
+        let mut chunks = log.calls[1..5].to_vec();
         chunks.sort();
-        assert_eq!(
-            log.calls[..4],
-            [
-                "begin pods",
-                "begin deployments",
-                "begin nodes",
-                "begin secrets"
-            ]
-        );
+        assert_eq!(log.calls[0], "begin pods,deployments,nodes,secrets");
         assert_eq!(
             chunks,
-            ["chunk s1 2", "chunk s2 1", "chunk s3 1", "chunk s4 1"]
+            ["chunk s1 1", "chunk s1 1", "chunk s1 1", "chunk s1 2"]
         );
-        assert_eq!(
-            log.calls[8..],
-            ["commit s1", "commit s2", "commit s3", "commit s4"]
-        );
-        assert_eq!(log.sessions[1].group, "apps");
-        assert!(!log.sessions[2].namespaced);
+        assert_eq!(log.calls[5..], ["commit s1"]);
+        assert_eq!(log.sessions[0][1].group, "apps");
+        assert!(!log.sessions[0][2].namespaced);
         assert_eq!(summary.objects, 5);
-        assert_eq!(summary.replaced.len(), 4);
-        assert_eq!(summary.replaced[0].count, 2);
+        let counts: Vec<(&str, u64)> = summary
+            .replaced
+            .iter()
+            .map(|c| (c.resource_type.resource.as_str(), c.count))
+            .collect();
+        assert_eq!(
+            counts,
+            [
+                ("pods", 2),
+                ("deployments", 1),
+                ("nodes", 1),
+                ("secrets", 1)
+            ]
+        );
         // Stripped on the way: no managedFields, no secret data.
-        let sent = |session: &str| {
+        let sent = |kind: &str| {
             log.chunks
                 .iter()
-                .find(|c| c.0 == session)
+                .find(|c| c.1[0]["kind"] == kind)
                 .map(|c| c.1[0].clone())
                 .unwrap()
         };
-        assert!(sent("s1")["metadata"].get("managedFields").is_none());
-        assert!(sent("s4").get("data").is_none());
+        assert!(sent("Pod")["metadata"].get("managedFields").is_none());
+        assert!(sent("Secret").get("data").is_none());
+    }
+
+    #[test]
+    fn a_type_first_seen_after_a_chunk_begins_its_own_session_with_the_next_chunk() {
+        // Pods fill a chunk before the first ConfigMap appears.
+        let mut items: Vec<Value> = (0..4).map(|i| pod("ns", &format!("p{i}"), 300)).collect();
+        items.push(json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"ns","uid":"uc"}}));
+        let api = Recorder::default();
+        let summary = push(&api, &list(items)[..], &opts(1_000)).unwrap();
+        let log = api.log();
+        // The first session was begun with the first chunk, before the ConfigMap was read.
+        assert_eq!(log.calls[..2], ["begin pods", "begin configmaps"]);
+        assert_eq!(log.calls[log.calls.len() - 2..], ["commit s1", "commit s2"]);
+        let counts: Vec<u64> = summary.replaced.iter().map(|c| c.count).collect();
+        assert_eq!(counts, [4, 1]);
     }
 
     #[test]
@@ -651,6 +691,7 @@ mod tests {
         want.sort();
         assert_eq!(names, want);
         assert_eq!(log.sessions.len(), 1, "one session for one type");
+        assert_eq!(log.sessions[0].len(), 1);
     }
 
     #[test]
@@ -678,13 +719,15 @@ mod tests {
         let err = push(&api, &list(items)[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains("item 1 (Pod ns/huge)"), "{text}");
-        assert_eq!(api.log().calls, ["begin pods", "abort s1"]);
+        // Nothing was handed over before it, so nothing began.
+        assert!(api.log().calls.is_empty(), "{:?}", api.log().calls);
     }
 
     #[test]
     fn a_failing_chunk_aborts_every_open_session_and_commits_none() {
+        // Pods fill a chunk first (session s1), the ConfigMap's session s2 fails.
         let items = vec![
-            pod("a", "p1", 0),
+            pod("a", "p1", 600),
             json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"a","uid":"uc"}}),
             pod("a", "p2", 0),
         ];
@@ -692,28 +735,36 @@ mod tests {
             fail_session: Some("s2"),
             ..Default::default()
         };
-        let err = push(&api, &list(items)[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap_err();
+        let err = push(&api, &list(items)[..], &opts(500)).unwrap_err();
         assert!(format!("{err:#}").contains("configmaps"), "{err:#}");
         let log = api.log();
-        let mut chunks = log.calls[2..4].to_vec();
-        chunks.sort();
-        assert_eq!(log.calls[..2], ["begin pods", "begin configmaps"]);
-        assert_eq!(chunks, ["chunk s1 2", "chunk s2 1"]);
-        assert_eq!(log.calls[4..], ["abort s1", "abort s2"]);
+        assert_eq!(
+            log.calls[..3],
+            ["begin pods", "chunk s1 1", "begin configmaps"]
+        );
+        assert!(
+            log.calls.contains(&"chunk s2 1".to_owned()),
+            "{:?}",
+            log.calls
+        );
+        assert!(!log.calls.iter().any(|c| c.starts_with("commit")));
+        assert_eq!(log.calls[log.calls.len() - 2..], ["abort s1", "abort s2"]);
     }
 
     #[test]
     fn a_bad_item_aborts_what_began_before_it() {
-        let input = br#"{"kind":"List","items":[
-            {"apiVersion":"v1","kind":"Pod","metadata":{"name":"a","namespace":"d","uid":"1"}},
-            {"apiVersion":"v1","kind":"Pod","metadata":{"namespace":"d","uid":"2"}}]}"#;
+        // The first pod fills a chunk on its own, so its session began.
+        let items = vec![
+            pod("d", "a", 600),
+            json!({"apiVersion":"v1","kind":"Pod","metadata":{"namespace":"d","uid":"2"}}),
+        ];
         let api = Recorder::default();
-        let err = push(&api, &input[..], &opts(DEFAULT_CHUNK_BYTES)).unwrap_err();
+        let err = push(&api, &list(items)[..], &opts(500)).unwrap_err();
         assert_eq!(
             err.to_string(),
             "item 1 (Pod without a name): missing metadata.name"
         );
-        assert_eq!(api.log().calls, ["begin pods", "abort s1"]);
+        assert_eq!(api.log().calls, ["begin pods", "chunk s1 1", "abort s1"]);
     }
 
     #[test]
@@ -842,15 +893,21 @@ mod tests {
             line.starts_with("pushed 3 objects (pods: 2, jobs.batch: 1) in "),
             "{line}"
         );
-        // Sessions begin as types appear; nothing is sent before a chunk fills up.
+        // Nothing is sent before a chunk is handed over; then one session takes both types.
+        assert!(rx.try_recv().is_err());
+        p.flush(0).unwrap();
         drop(p);
-        let begun: Vec<String> = rx
+        let sent: Vec<String> = rx
             .iter()
             .map(|m| match m {
-                Message::Begin(t) => t.resource,
-                _ => panic!("only begins so far"),
+                Message::Begin(types) => {
+                    let names: Vec<&str> = types.iter().map(|t| t.resource.as_str()).collect();
+                    format!("begin {}", names.join(","))
+                }
+                Message::Chunk { slot, .. } => format!("chunk {slot}"),
+                Message::Commit => "commit".to_owned(),
             })
             .collect();
-        assert_eq!(begun, ["pods", "jobs"]);
+        assert_eq!(sent, ["begin pods,jobs", "chunk 0"]);
     }
 }

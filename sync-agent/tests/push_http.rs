@@ -50,31 +50,44 @@ type Answer = Box<dyn FnMut(&Request, &mut Ingest) -> Option<(u16, Value)> + Sen
 /// The fake's session bookkeeping, as the real server keeps it.
 #[derive(Default)]
 struct Ingest {
-    sessions: Vec<Value>,
+    /// Per session (`s1`, `s2`, …), its resource types.
+    sessions: Vec<Vec<Value>>,
+    /// Objects staged per session, and per session and kind.
     staged: BTreeMap<String, u64>,
+    staged_kinds: BTreeMap<(String, String), u64>,
 }
 
 impl Ingest {
     fn answer(&mut self, r: &Request) -> (u16, Value) {
         match r.verb() {
             ("begin", _) => {
-                self.sessions.push(r.json()["resourceTypes"][0].clone());
+                let types = r.json()["resourceTypes"].as_array().unwrap().clone();
+                self.sessions.push(types);
                 let id = format!("s{}", self.sessions.len());
                 (201, json!({"session": id, "expiresAt": 1_900_000_000}))
             }
             ("chunk", id) => {
-                let n = r.json()["items"].as_array().map_or(0, Vec::len) as u64;
+                let items = r.json()["items"].as_array().cloned().unwrap_or_default();
+                for o in &items {
+                    let kind = o["kind"].as_str().unwrap_or_default().to_owned();
+                    *self.staged_kinds.entry((id.clone(), kind)).or_default() += 1;
+                }
+                let n = items.len() as u64;
                 let staged = self.staged.entry(id).or_default();
                 *staged += n;
                 (200, json!({"accepted": n, "staged": *staged}))
             }
             ("commit", id) => {
                 let index: usize = id[1..].parse().unwrap();
-                let count = self.staged.get(&id).copied().unwrap_or(0);
-                (
-                    200,
-                    json!({"replaced":[{"resourceType": self.sessions[index - 1], "count": count}]}),
-                )
+                let replaced: Vec<Value> = self.sessions[index - 1]
+                    .iter()
+                    .map(|t| {
+                        let kind = t["kind"].as_str().unwrap().to_owned();
+                        let count = self.staged_kinds.get(&(id.clone(), kind)).copied();
+                        json!({"resourceType": t, "count": count.unwrap_or(0)})
+                    })
+                    .collect();
+                (200, json!({ "replaced": replaced }))
             }
             _ => (
                 200,
@@ -218,7 +231,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 #[test]
-fn pushes_begin_chunks_commit_per_type_with_auth_and_without_secret_data() {
+fn pushes_begin_chunks_commit_with_auth_and_without_secret_data() {
     let fake = Fake::start(None);
     let limit = 16_000;
     let file = fixture();
@@ -242,8 +255,8 @@ fn pushes_begin_chunks_commit_per_type_with_auth_and_without_secret_data() {
         }
     }
 
-    // Sequence: each type's session begins before its chunks; every commit comes after every
-    // chunk; nothing is aborted.
+    // Sequence: each session begins before its chunks; every commit comes after every chunk;
+    // nothing is aborted.
     let verbs: Vec<(&str, String)> = requests.iter().map(Request::verb).collect();
     let first_commit = verbs.iter().position(|v| v.0 == "commit").unwrap();
     assert!(verbs[first_commit..].iter().all(|v| v.0 == "commit"));
@@ -266,34 +279,51 @@ fn pushes_begin_chunks_commit_per_type_with_auth_and_without_secret_data() {
         .collect();
     assert_eq!(commits.len(), begun, "every session commits once");
 
-    // One session per resource type found, each announcing one type and the agent version.
+    // Every resource type found is in exactly one session, which names the agent version; a
+    // session takes every type seen before its first chunk, so there are fewer than types.
     let begins: Vec<Value> = requests
         .iter()
         .filter(|r| r.verb().0 == "begin")
         .map(Request::json)
         .collect();
     let kinds: BTreeSet<&str> = items.iter().map(|o| o["kind"].as_str().unwrap()).collect();
-    assert_eq!(begins.len(), kinds.len());
+    let begun_kinds: Vec<&str> = begins
+        .iter()
+        .flat_map(|b| b["resourceTypes"].as_array().unwrap())
+        .map(|t| t["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(begun_kinds.len(), kinds.len(), "{begun_kinds:?}");
+    assert_eq!(begun_kinds.iter().copied().collect::<BTreeSet<_>>(), kinds);
+    assert!(kinds.len() > 1 && begins.len() < kinds.len(), "{begins:?}");
     for b in &begins {
-        assert_eq!(b["resourceTypes"].as_array().unwrap().len(), 1);
         assert_eq!(b["agentVersion"], env!("CARGO_PKG_VERSION"));
     }
     let pods = begins
         .iter()
-        .find(|b| b["resourceTypes"][0]["kind"] == "Pod")
+        .flat_map(|b| b["resourceTypes"].as_array().unwrap())
+        .find(|t| t["kind"] == "Pod")
         .unwrap();
     assert_eq!(
-        pods["resourceTypes"][0],
-        json!({"group":"","version":"v1","resource":"pods","kind":"Pod","namespaced":true})
+        pods,
+        &json!({"group":"","version":"v1","resource":"pods","kind":"Pod","namespaced":true})
     );
 
-    // Every object arrives exactly once, in a chunk of its own type's session, under the limit.
+    // Every object arrives exactly once, in a chunk of one type, of a session of that type,
+    // under the limit.
     let mut sent: Vec<String> = Vec::new();
     let mut pod_chunks = 0;
     for r in requests.iter().filter(|r| r.verb().0 == "chunk") {
         assert!(r.body.len() <= limit, "chunk of {} bytes", r.body.len());
         let index: usize = r.verb().1[1..].parse().unwrap();
-        let kind = &begins[index - 1]["resourceTypes"][0]["kind"];
+        let kind = &r.json()["items"][0]["kind"];
+        assert!(
+            begins[index - 1]["resourceTypes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| &t["kind"] == kind),
+            "a {kind} chunk in session s{index}"
+        );
         pod_chunks += usize::from(kind == "Pod");
         for o in r.json()["items"].as_array().unwrap() {
             assert_eq!(&o["kind"], kind);
@@ -411,7 +441,12 @@ fn a_failing_chunk_aborts_every_open_session() {
     let answer: Answer = Box::new(|r, ingest| {
         let (verb, id) = r.verb();
         let index: usize = id.get(1..)?.parse().ok()?;
-        (verb == "chunk" && ingest.sessions[index - 1]["kind"] == "Secret")
+        let secrets = ingest
+            .sessions
+            .get(index - 1)?
+            .iter()
+            .any(|t| t["kind"] == "Secret");
+        (verb == "chunk" && secrets && r.json()["items"][0]["kind"] == "Secret")
             .then(|| status(422, "Invalid", "items[0]: metadata.uid is required"))
     });
     let fake = Fake::start(Some(answer));
@@ -481,6 +516,8 @@ fn token_file_and_bad_input_fail_clearly() {
         .args(["push", "--server", &fake.base, "--cluster", "staging"])
         .args(["--token-file", token.to_str().unwrap()])
         .args(["--file", bad.to_str().unwrap()])
+        // The first pod fills a chunk on its own, so its session began before the bad item.
+        .args(["--chunk-bytes", "50"])
         .env("EDGEPEDIA_TOKEN", "ignored")
         .output()
         .unwrap();
@@ -495,7 +532,7 @@ fn token_file_and_bad_input_fail_clearly() {
         .iter()
         .all(|r| r.authorization.as_deref() == Some("Bearer file-token")));
     let verbs: Vec<&str> = requests.iter().map(|r| r.verb().0).collect();
-    assert_eq!(verbs, ["begin", "abort"]);
+    assert_eq!(verbs, ["begin", "chunk", "abort"]);
 
     // Truncated JSON, a bad cluster name, no token: errors before or without damage.
     std::fs::write(&bad, br#"{"kind":"List","items":[{"apiVersion":"v1""#).unwrap();
