@@ -188,8 +188,8 @@ fn send_all<A: SnapshotApi>(
                             earlier.landed()?;
                         }
                     }
-                    let (label, session) = &slots[slot];
-                    let (label, session) = (label.clone(), sessions[*session].1.clone());
+                    let (label, index) = &slots[slot];
+                    let (label, session) = (label.clone(), sessions[*index].1.clone());
                     let request = scope.spawn(move || {
                         api.chunk(&session, &body).with_context(|| {
                             format!(
@@ -265,6 +265,7 @@ impl InFlight<'_> {
 
 /// One resource type's chunk being filled.
 struct Open {
+    resource_type: ResourceType,
     /// `{"items":[` and the objects so far, comma-separated.
     body: Vec<u8>,
     buffered: usize,
@@ -280,8 +281,7 @@ struct Pusher<'a> {
     opts: &'a PushOptions,
     open: Vec<Open>,
     index: HashMap<ResourceType, usize>,
-    /// Per slot, its type; the slots before `begun` have a session.
-    types: Vec<ResourceType>,
+    /// The slots before this one have a session.
     begun: usize,
     objects: usize,
     /// Objects per type label, in the order the types appeared.
@@ -299,7 +299,6 @@ impl<'a> Pusher<'a> {
             opts,
             open: Vec::new(),
             index: HashMap::new(),
-            types: Vec::new(),
             begun: 0,
             objects: 0,
             counts: Vec::new(),
@@ -336,8 +335,8 @@ impl<'a> Pusher<'a> {
                 let slot = self.open.len();
                 self.counts.push((type_label(&resource_type), 0));
                 self.index.insert(resource_type.clone(), slot);
-                self.types.push(resource_type);
                 self.open.push(Open {
+                    resource_type,
                     body: CHUNK_HEAD.to_vec(),
                     buffered: 0,
                     seen: 0,
@@ -388,9 +387,12 @@ impl<'a> Pusher<'a> {
         if open.buffered == 0 {
             return Ok(());
         }
-        if self.begun < self.types.len() {
-            self.send(Message::Begin(self.types[self.begun..].to_vec()))?;
-            self.begun = self.types.len();
+        if self.begun < self.open.len() {
+            let types = self.open[self.begun..]
+                .iter()
+                .map(|o| o.resource_type.clone());
+            self.send(Message::Begin(types.collect()))?;
+            self.begun = self.open.len();
         }
         let open = &mut self.open[slot];
         let mut body = std::mem::replace(&mut open.body, CHUNK_HEAD.to_vec());
@@ -504,6 +506,17 @@ mod tests {
         most_in_flight: usize,
         /// (started, answered) per chunk, numbered in the order they started.
         chunk_times: Vec<(Instant, Instant)>,
+    }
+
+    impl Log {
+        /// The begins in the order they were sent: chunks are recorded by their own threads,
+        /// so only the begins keep a fixed place among the calls.
+        fn begins(&self) -> Vec<&String> {
+            self.calls
+                .iter()
+                .filter(|c| c.starts_with("begin"))
+                .collect()
+        }
     }
 
     impl Recorder {
@@ -661,13 +674,7 @@ mod tests {
         let summary = push(&api, &list(items)[..], &opts(1_000)).unwrap();
         let log = api.log();
         // The first session was begun with the first chunk, before the ConfigMap was read.
-        // (Chunks are recorded by their own threads, so only the begins keep a fixed order.)
-        let begins: Vec<&String> = log
-            .calls
-            .iter()
-            .filter(|c| c.starts_with("begin"))
-            .collect();
-        assert_eq!(begins, ["begin pods", "begin configmaps"]);
+        assert_eq!(log.begins(), ["begin pods", "begin configmaps"]);
         assert_eq!(log.calls[log.calls.len() - 2..], ["commit s1", "commit s2"]);
         let counts: Vec<u64> = summary.replaced.iter().map(|c| c.count).collect();
         assert_eq!(counts, [4, 1]);
@@ -744,13 +751,7 @@ mod tests {
         let err = push(&api, &list(items)[..], &opts(500)).unwrap_err();
         assert!(format!("{err:#}").contains("configmaps"), "{err:#}");
         let log = api.log();
-        // Chunks are recorded by their own threads: only the begins keep a fixed order.
-        let begins: Vec<&String> = log
-            .calls
-            .iter()
-            .filter(|c| c.starts_with("begin"))
-            .collect();
-        assert_eq!(begins, ["begin pods", "begin configmaps"]);
+        assert_eq!(log.begins(), ["begin pods", "begin configmaps"]);
         for chunk in ["chunk s1 1", "chunk s2 1"] {
             assert!(log.calls.contains(&chunk.to_owned()), "{:?}", log.calls);
         }
