@@ -1,9 +1,9 @@
 //! Executes a [`ListPlan`]: pages with `limit`/`continue`, counts when asked, and streams
 //! unpaged or large lists in internal keyset pages so memory stays bounded by one page.
 
-use crate::error::{retry_transient, ApiResult};
+use crate::error::{retry_transient, ApiError, ApiResult};
 use crate::paging::{Continue, ContinueKey, Cursor};
-use crate::plan::{ListPlan, SqlPlan};
+use crate::plan::{decode_key, ListPlan, SqlPlan};
 use crate::render::list::{ListMeta, ListWriter};
 use crate::render::table::{IncludeObject, TableWriter};
 use crate::response::Body;
@@ -114,22 +114,32 @@ struct Position {
 
 pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
     let fingerprint = req.plan.fingerprint();
-    let mut position = match &req.continue_from {
-        None => Position {
-            after: None,
-            offset: 0,
-        },
-        Some(Continue::Offset(offset)) => Position {
-            after: None,
-            offset: *offset,
-        },
-        Some(Continue::After(signed)) => {
-            let cursor = signed.open(&ContinueKey::load(store)?)?;
-            cursor.check(fingerprint, req.plan.order.len(), req.now)?;
+    let (mut position, signing_key) = match &req.continue_from {
+        None => (
             Position {
-                after: Some(cursor.key.clone()),
+                after: None,
                 offset: 0,
-            }
+            },
+            None,
+        ),
+        Some(Continue::Offset(offset)) => (
+            Position {
+                after: None,
+                offset: *offset,
+            },
+            None,
+        ),
+        Some(Continue::After(signed)) => {
+            let key = ContinueKey::load(store)?;
+            let cursor = signed.open(&key)?;
+            cursor.check(fingerprint, req.plan.order.len(), req.now)?;
+            (
+                Position {
+                    after: Some(cursor.key),
+                    offset: 0,
+                },
+                Some(key),
+            )
         }
     };
     let mut pager = Pager {
@@ -140,6 +150,7 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
         key_len: req.plan.order.len(),
         req,
         fingerprint,
+        signing_key,
     };
     // A list read by more than one statement is one snapshot all the same (as Kubernetes
     // lists are): a read transaction spans its pages, so an ingest committed meanwhile is
@@ -218,6 +229,9 @@ struct Pager<'s> {
     req: ListRequest,
     fingerprint: u64,
     key_len: usize,
+    /// The key that opened the caller's cursor, kept to sign the next one (one statement
+    /// fewer on every page after the first).
+    signing_key: Option<ContinueKey>,
     /// Rows still owed to the caller's `limit`; `None` when unpaged.
     remaining_wanted: Option<u64>,
     served: u64,
@@ -256,14 +270,19 @@ impl Pager<'_> {
             *r -= served_now;
         }
         if let Some(last) = rows.last() {
-            position.after = Some(last[..self.key_len].to_vec());
+            let key = last.first().and_then(decode_key);
+            if key.as_ref().map(Vec::len) != Some(self.key_len) {
+                eprintln!("edgepedia: a page row's sort key did not decode");
+                return Err(ApiError::internal());
+            }
+            position.after = key;
             position.offset = 0;
         }
         Ok(rows
             .into_iter()
             .map(|row| {
                 row.into_iter()
-                    .nth(self.key_len)
+                    .nth(1)
                     .and_then(SqlValue::into_string)
                     .unwrap_or_default()
             })
@@ -274,12 +293,22 @@ impl Pager<'_> {
         let continue_token = if self.more && self.req.with_continue != Some(false) {
             Some(match &self.req.continue_from {
                 Some(Continue::Offset(start)) => (start + self.served).to_string(),
-                _ => Cursor {
-                    key: position.after.clone().unwrap_or_default(),
-                    fingerprint: self.fingerprint,
-                    issued_at: self.req.now,
+                _ => {
+                    let loaded;
+                    let key = match &self.signing_key {
+                        Some(key) => key,
+                        None => {
+                            loaded = ContinueKey::load(self.store)?;
+                            &loaded
+                        }
+                    };
+                    Cursor {
+                        key: position.after.clone().unwrap_or_default(),
+                        fingerprint: self.fingerprint,
+                        issued_at: self.req.now,
+                    }
+                    .encode(key)
                 }
-                .encode(&ContinueKey::load(self.store)?),
             })
         } else {
             None

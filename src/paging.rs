@@ -105,17 +105,7 @@ impl SignedCursor {
         let bytes =
             Base64UrlSafeNoPadding::decode_to_vec(&self.payload, None).map_err(|_| malformed())?;
         let wire: Wire = serde_json::from_slice(&bytes).map_err(|_| malformed())?;
-        let key = wire
-            .k
-            .into_iter()
-            .map(|v| match v {
-                serde_json::Value::Null => Some(SqlValue::Null),
-                serde_json::Value::String(s) => Some(SqlValue::Text(s)),
-                serde_json::Value::Number(n) => n.as_i64().map(SqlValue::Integer),
-                _ => None,
-            })
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(malformed)?;
+        let key = crate::plan::key_from_json(wire.k).ok_or_else(malformed)?;
         let fingerprint = u64::from_str_radix(&wire.f, 16).map_err(|_| malformed())?;
         Ok(Cursor {
             key,

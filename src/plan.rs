@@ -413,6 +413,13 @@ impl Order {
             .join(", ")
     }
 
+    /// The sort key as one JSON array cell ([`decode_key`] reads it back). A page needs only
+    /// its last row's key, so each row carries one value besides the object instead of one
+    /// per key column: on Spin every value is copied into the component on its own.
+    fn key_sql(&self) -> String {
+        format!("json_array({})", self.columns())
+    }
+
     /// Rows strictly after `key` in this order. All-ascending keys use one row-value
     /// comparison (index friendly); mixed directions expand to the equivalent OR chain.
     fn after(&self, key: &[SqlValue]) -> (String, Vec<SqlValue>) {
@@ -562,7 +569,8 @@ impl ListPlan {
         (sql, params)
     }
 
-    /// Rows after `after` (or skipping `offset`), sort key columns first, then the projection.
+    /// Rows after `after` (or skipping `offset`): the sort key (one JSON array, see
+    /// [`decode_key`]), then the projection.
     pub fn page(&self, after: Option<&[SqlValue]>, offset: u64, limit: u64) -> SqlPlan {
         let (filter, mut params) = self.where_after(after);
         params.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
@@ -570,7 +578,7 @@ impl ListPlan {
         SqlPlan {
             sql: format!(
                 "SELECT {}, {} FROM {} WHERE {filter} ORDER BY {} LIMIT ? OFFSET ?",
-                self.order.columns(),
+                self.order.key_sql(),
                 self.projection.sql(),
                 self.source.tables_sql(&self.filter),
                 self.order.order_by()
@@ -590,6 +598,26 @@ impl ListPlan {
             params,
         }
     }
+}
+
+/// The sort key of a [`ListPlan::page`] row, from its JSON array cell: key columns are text,
+/// integers or NULL, which JSON carries exactly.
+pub fn decode_key(cell: &SqlValue) -> Option<Vec<SqlValue>> {
+    let values: Vec<serde_json::Value> = serde_json::from_str(cell.as_str()?).ok()?;
+    key_from_json(values)
+}
+
+/// Key values from JSON (a page's key cell, a continue token's payload).
+pub fn key_from_json(values: Vec<serde_json::Value>) -> Option<Vec<SqlValue>> {
+    values
+        .into_iter()
+        .map(|v| match v {
+            serde_json::Value::Null => Some(SqlValue::Null),
+            serde_json::Value::String(s) => Some(SqlValue::Text(s)),
+            serde_json::Value::Number(n) => n.as_i64().map(SqlValue::Integer),
+            _ => None,
+        })
+        .collect()
 }
 
 /// One object by its full key (the predicate pins type, cluster, namespace and name).
@@ -638,14 +666,53 @@ mod tests {
             .unwrap()
             .into_iter()
             .map(|r| {
-                format!(
-                    "{}/{}/{}",
-                    r[0].as_str().unwrap(),
-                    r[1].as_str().unwrap(),
-                    r[2].as_str().unwrap()
-                )
+                let key = decode_key(&r[0]).unwrap();
+                let text: Vec<&str> = key[..3].iter().map(|v| v.as_str().unwrap()).collect();
+                text.join("/")
             })
             .collect()
+    }
+
+    /// A page's key cell carries each key column with its SQL type (integer resourceVersions,
+    /// text names), so the next page's row-value comparison binds what the column holds.
+    #[test]
+    fn page_keys_decode_with_their_column_types() {
+        let store = store_with(&[("c1", "ns", "a"), ("c1", "ns", "b"), ("c2", "ns", "c")]);
+        for (name, rv) in [("a", "17"), ("b", "9"), ("c", "200")] {
+            store
+                .execute(
+                    "UPDATE objects SET resource_version = ? WHERE name = ?",
+                    &[rv.into(), name.into()],
+                )
+                .unwrap();
+        }
+        let order = Order::with_keys(
+            vec![(Column::ResourceVersion, Direction::Desc)],
+            Source::Objects,
+        );
+        let plan = ListPlan {
+            source: Source::Objects,
+            filter: Predicate::default(),
+            order: order.clone(),
+            projection: Projection::Object,
+        };
+        let mut after: Option<Vec<SqlValue>> = None;
+        let mut versions = Vec::new();
+        loop {
+            let page = plan.page(after.as_deref(), 0, 2);
+            let rows = store.query(&page.sql, &page.params).unwrap();
+            let Some(last) = rows.last() else { break };
+            for row in &rows {
+                let key = decode_key(&row[0]).unwrap();
+                assert_eq!(key.len(), order.len());
+                versions.push(key[0].as_i64().expect("an integer resourceVersion"));
+                assert!(key[1..].iter().all(|v| v.as_str().is_some()), "{key:?}");
+            }
+            after = decode_key(&last[0]);
+        }
+        assert_eq!(versions, vec![200, 17, 9]);
+        assert_eq!(decode_key(&SqlValue::Text("[1.5]".into())), None);
+        assert_eq!(decode_key(&SqlValue::Integer(1)), None);
     }
 
     #[test]
@@ -693,16 +760,10 @@ mod tests {
                 if page.is_empty() {
                     break;
                 }
-                let last = page.last().unwrap();
-                after = Some(last[..order.len()].to_vec());
-                paged.extend(page.iter().map(|r| {
-                    format!(
-                        "{}/{}/{}",
-                        r[0].as_str().unwrap(),
-                        r[1].as_str().unwrap(),
-                        r[2].as_str().unwrap()
-                    )
-                }));
+                let last = decode_key(&page.last().unwrap()[0]).unwrap();
+                assert_eq!(last.len(), order.len());
+                after = Some(last);
+                paged.extend(page.iter().map(|r| r[0].as_str().unwrap().to_owned()));
             }
             let mut expected = paged.clone();
             expected.dedup();

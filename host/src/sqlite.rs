@@ -139,34 +139,37 @@ impl HostState {
 }
 
 impl SqliteHandle {
+    /// One blocking task per statement, as Spin's: the first one also opens the SQLite
+    /// connection (Spin opens it on the first statement too, without a task of its own).
     async fn execute(
         &mut self,
         statement: String,
         parameters: Vec<Value>,
     ) -> Result<Rows, Failure> {
         let budget = self.pool.statement_budget();
-        let conn = match &self.conn {
-            Some(conn) => conn.clone(),
-            None => {
-                let pool = self.pool.clone();
-                let conn = blocking(move || pool.take())
-                    .await
-                    .ok_or_else(|| Failure::Io("worker failed".into()))?
-                    .map_err(|e| Failure::Io(e.to_string()))?;
-                let conn = Arc::new(Mutex::new(conn));
-                self.conn = Some(conn.clone());
-                conn
-            }
-        };
-        blocking(move || {
-            let conn = conn
-                .lock()
-                .map_err(|_| Failure::Io("connection poisoned".into()))?;
-            run_statement(&conn, &statement, parameters, budget)
-                .map_err(|e| Failure::Io(e.to_string()))
+        let pool = self.pool.clone();
+        let open = self.conn.clone();
+        let (conn, result) = blocking(move || {
+            let conn = match open {
+                Some(conn) => conn,
+                None => match pool.take() {
+                    Ok(conn) => Arc::new(Mutex::new(conn)),
+                    Err(e) => return (None, Err(Failure::Io(e.to_string()))),
+                },
+            };
+            let result = match conn.lock() {
+                Ok(c) => run_statement(&c, &statement, parameters, budget)
+                    .map_err(|e| Failure::Io(e.to_string())),
+                Err(_) => Err(Failure::Io("connection poisoned".into())),
+            };
+            (Some(conn), result)
         })
         .await
-        .unwrap_or_else(|| Err(Failure::Io("worker failed".into())))
+        .unwrap_or_else(|| (None, Err(Failure::Io("worker failed".into()))));
+        if self.conn.is_none() {
+            self.conn = conn;
+        }
+        result
     }
 
     /// Reads connection counters (no I/O); 0 before the first statement, as on a fresh
