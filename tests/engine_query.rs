@@ -809,3 +809,39 @@ fn every_index_on_objects_serves_a_plan() {
         "{namespace}"
     );
 }
+
+/// A walk with `limit=1` reads the continue-token key once per page: the first page to sign
+/// its cursor, every later page to open the caller's and then sign the next with the same key.
+/// Every pod comes once, in the default order.
+#[test]
+fn a_paged_walk_reads_the_signing_key_once_a_page() {
+    let h = fixture();
+    let all = pod_names(&h, PODS);
+    assert!(all.len() > 2, "the fixture has pods to page through");
+    let store = Planning::new(&h.store);
+    let mut walked = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let target = match &token {
+            None => format!("{PODS}?limit=1"),
+            Some(t) => format!("{PODS}?limit=1&continue={t}"),
+        };
+        store.planned.borrow_mut().clear();
+        let (status, page) = call_on(&store, Method::Get, &target, Some(&h.admin), Vec::new());
+        assert_eq!(status, 200, "{target}: {page}");
+        walked.extend(item_names(&page));
+        let key_reads = store
+            .planned
+            .borrow()
+            .iter()
+            .filter(|p| p.sql.contains("edge_keys"))
+            .count();
+        token = page["metadata"]["continue"].as_str().map(str::to_owned);
+        let expected = usize::from(token.is_some() || walked.len() > 1);
+        assert_eq!(key_reads, expected, "{target}");
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(walked, all);
+}
