@@ -480,3 +480,45 @@ fn ingest_seeks_a_name_once_however_many_sessions_are_open() {
         .collect();
     assert_eq!(seeks_by_gen, [] as [String; 0]);
 }
+
+/// Each change item names what changed, field by field, and when: the engine's clock at the
+/// push (the harness runs at `NOW`, 2027-01-15T08:00:00Z), in RFC 3339 as Kubernetes writes
+/// times. Only the stored (current) version of an object is kept, so only a change of an
+/// object that still exists carries it.
+#[test]
+fn change_items_carry_every_field_of_what_changed() {
+    let h = Harness::new();
+    h.snapshot(
+        "c1",
+        pods_type(),
+        &[pod("a", "stay", 1), pod("b", "go", 1)],
+        10,
+    );
+    h.snapshot("c1", pods_type(), &[pod("a", "stay", 1)], 10);
+    let (s, feed) = h.get("/apis/clusterpedia.io/v1beta1/changes?limit=500");
+    assert_eq!(s, 200, "{feed}");
+    let items = feed["items"].as_array().unwrap();
+    let expected = [
+        ("ADDED", "a", "stay"),
+        ("ADDED", "b", "go"),
+        ("DELETED", "b", "go"),
+    ];
+    assert_eq!(items.len(), expected.len(), "{feed}");
+    for (item, (change, ns, name)) in items.iter().zip(expected) {
+        let mut header = item.as_object().unwrap().clone();
+        let object = header.remove("object");
+        assert_eq!(
+            Value::Object(header),
+            json!({
+                "type": change, "cluster": "c1", "group": "", "version": "v1",
+                "resource": "pods", "namespace": ns, "name": name,
+                "uid": format!("uid-{ns}-{name}"), "changedAt": "2027-01-15T08:00:00Z",
+            }),
+            "{item}"
+        );
+        match name {
+            "stay" => assert_eq!(object.unwrap()["metadata"]["uid"], "uid-a-stay"),
+            _ => assert_eq!(object, None, "{item}"),
+        }
+    }
+}
