@@ -25,13 +25,7 @@ fn beyond_the_concurrency_bound_requests_get_429_with_retry_after() {
     assert_eq!(healthz(&s).status(), 200);
 
     // A request whose body never finishes holds the only slot (its instance waits for it).
-    let mut stalled = TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
-    write!(
-        stalled,
-        "POST /ingest/v1/clusters/c1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"ev"
-    )
-    .unwrap();
-    stalled.flush().unwrap();
+    let stalled = hold_the_slot(&s);
 
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut refused = loop {
@@ -58,6 +52,42 @@ fn beyond_the_concurrency_bound_requests_get_429_with_retry_after() {
     while healthz(&s).status() != 200 {
         assert!(Instant::now() < deadline, "the slot never came back");
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends a request whose body never finishes, so it holds a slot until the client goes away.
+/// The slot of the request before it (the health check) comes back only once that guest has
+/// finished, a little after its answer; a stalled request that came too soon is refused at
+/// once (429), so it is sent again until one is not answered within a short wait.
+fn hold_the_slot(s: &Server) -> TcpStream {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut stalled = TcpStream::connect(s.base.trim_start_matches("http://")).unwrap();
+        write!(
+            stalled,
+            "POST /ingest/v1/clusters/c1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"ev"
+        )
+        .unwrap();
+        stalled.flush().unwrap();
+        stalled
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut head = [0u8; 12];
+        match stalled.read(&mut head) {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return stalled
+            }
+            answered => assert!(
+                Instant::now() < deadline,
+                "the stalled request was answered every time: {answered:?} {:?}",
+                String::from_utf8_lossy(&head)
+            ),
+        }
     }
 }
 
