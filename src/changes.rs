@@ -183,17 +183,20 @@ pub fn handle(store: &dyn Store, principal: &Principal, query: &str) -> ApiResul
     params.extend_from_slice(filter.params());
     params.push((limit as i64).into());
     // One statement, so the page and the feed's head come from one consistent snapshot: a
-    // change committed meanwhile is after the head, and the next poll sees it.
+    // change committed meanwhile is after the head, and the next poll sees it. The changes
+    // are a subquery (the predicate names their columns bare, and `objects` has the same
+    // names) that SQLite flattens into the join, so rows come out in `seq` order from the
+    // rowid range itself: no temp B-tree sorting the page with its objects.
     let sql = format!(
-        "WITH start AS (SELECT {start} AS seq), \
-         page AS (SELECT seq, type, cluster, api_group, version, resource, namespace, name, uid, changed_at \
-           FROM changes WHERE seq > (SELECT seq FROM start) AND {} ORDER BY seq LIMIT ?) \
+        "WITH start AS (SELECT {start} AS seq) \
          SELECT f.epoch, f.pruned_seq, f.pruned_before, {HEAD}, \
            (SELECT seq FROM start), p.seq, {ITEM_HEADER}, CASE WHEN p.type <> 'DELETED' THEN o.object END \
-         FROM change_feed f LEFT JOIN page p LEFT JOIN objects o ON o.api_group = p.api_group \
+         FROM change_feed f \
+         LEFT JOIN (SELECT * FROM changes WHERE seq > (SELECT seq FROM start) AND {}) p \
+         LEFT JOIN objects o ON o.api_group = p.api_group \
            AND o.resource = p.resource AND o.cluster = p.cluster AND o.namespace = p.namespace \
            AND o.name = p.name AND o.uid = p.uid AND {} \
-         ORDER BY p.seq",
+         WHERE f.id = 1 ORDER BY p.seq LIMIT ?",
         filter.where_sql(),
         crate::live_rows::live_as("o")
     );
