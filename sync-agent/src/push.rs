@@ -11,7 +11,9 @@
 //! Reading and sending overlap: the parsing thread hands finished chunks to the sending thread
 //! over a channel holding at most one chunk, and the sending thread keeps up to
 //! [`IN_FLIGHT`] chunk requests going at once, so the server parses one chunk while it writes
-//! another (its writes take turns on SQLite's lock either way). A session begins before its
+//! another (its writes take turns on SQLite's lock either way). The next chunk goes out as soon
+//! as any request lands, not only the oldest: a small chunk behind a large one would otherwise
+//! leave the server one request to work on. A session begins before its
 //! chunks are sent and every chunk has landed before the first commit. Two chunks of one type
 //! that name the same object are never in flight together: the later send lands last, so the
 //! server keeps it, as it keeps a name's last send within a chunk. Memory stays bounded: the
@@ -22,9 +24,9 @@ use crate::strip::{strip_into, Header};
 use anyhow::{anyhow, bail, Context, Result};
 use edgepedia_api::ingest::{BeginSnapshot, CommitResult, TypeCount, MAX_BODY_BYTES};
 use edgepedia_api::ResourceType;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::io::Read;
-use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 use std::time::{Duration, Instant};
 
 /// Default chunk size: half the server's body limit leaves room for any proxy in between.
@@ -158,7 +160,20 @@ fn send_all<A: SnapshotApi>(
     let mut slots: Vec<(String, usize)> = Vec::new();
     let mut committed = 0;
     let result = std::thread::scope(|scope| {
-        let mut in_flight: VecDeque<InFlight<'_>> = VecDeque::new();
+        let mut in_flight: Vec<InFlight<'_>> = Vec::new();
+        // Each request thread sends its id here once it has an answer (or has panicked).
+        let (landed_tx, landed_rx) = channel::<u64>();
+        let mut next_id = 0u64;
+        let wait_for_one = |in_flight: &mut Vec<InFlight<'_>>| -> Result<()> {
+            let id = landed_rx
+                .recv()
+                .map_err(|_| anyhow!("a sending thread stopped without an answer"))?;
+            let at = in_flight
+                .iter()
+                .position(|c| c.id == id)
+                .ok_or_else(|| anyhow!("an unknown chunk request landed"))?;
+            in_flight.swap_remove(at).landed()
+        };
         for message in &messages {
             match message {
                 Message::Begin(resource_types) => {
@@ -184,13 +199,15 @@ fn send_all<A: SnapshotApi>(
                             .iter()
                             .any(|c| c.slot == slot && !c.names.is_disjoint(&names))
                     {
-                        if let Some(earlier) = in_flight.pop_front() {
-                            earlier.landed()?;
-                        }
+                        wait_for_one(&mut in_flight)?;
                     }
                     let (label, index) = &slots[slot];
                     let (label, session) = (label.clone(), sessions[*index].1.clone());
+                    let landed = Landed(next_id, landed_tx.clone());
+                    let id = next_id;
+                    next_id += 1;
                     let request = scope.spawn(move || {
+                        let _landed = landed;
                         api.chunk(&session, &body).with_context(|| {
                             format!(
                                 "sending {label} objects {}..{} of the snapshot",
@@ -198,7 +215,8 @@ fn send_all<A: SnapshotApi>(
                             )
                         })
                     });
-                    in_flight.push_back(InFlight {
+                    in_flight.push(InFlight {
+                        id,
                         slot,
                         names,
                         request,
@@ -247,8 +265,19 @@ fn send_all<A: SnapshotApi>(
     result
 }
 
+/// Says that a chunk request ended when its thread ends, panics included, so the sending
+/// thread never waits for an answer that cannot come.
+struct Landed(u64, Sender<u64>);
+
+impl Drop for Landed {
+    fn drop(&mut self) {
+        let _ = self.1.send(self.0);
+    }
+}
+
 /// A chunk request on its own thread.
 struct InFlight<'scope> {
+    id: u64,
     slot: usize,
     names: HashSet<ObjectName>,
     request: std::thread::ScopedJoinHandle<'scope, Result<()>>,
@@ -490,8 +519,8 @@ mod tests {
         log: Mutex<Log>,
         /// Chunks of this session fail.
         fail_session: Option<&'static str>,
-        /// The first chunk waits (up to a few seconds) for a second one to start.
-        hold_first_chunk: bool,
+        /// The first chunk waits (up to a few seconds) until this many chunks have started.
+        hold_first_chunk_for: usize,
         started: Condvar,
     }
 
@@ -506,6 +535,8 @@ mod tests {
         most_in_flight: usize,
         /// (started, answered) per chunk, numbered in the order they started.
         chunk_times: Vec<(Instant, Instant)>,
+        /// Chunks started by the time the held first chunk was answered.
+        started_while_first_held: usize,
     }
 
     impl Log {
@@ -554,12 +585,15 @@ mod tests {
             log.most_in_flight = log.most_in_flight.max(log.in_flight);
             let first = log.chunks.len() == 1;
             self.started.notify_all();
-            if self.hold_first_chunk && first {
+            if first && self.hold_first_chunk_for > 0 {
                 log = self
                     .started
-                    .wait_timeout_while(log, Duration::from_secs(5), |l| l.chunks.len() < 2)
+                    .wait_timeout_while(log, Duration::from_secs(5), |l| {
+                        l.chunks.len() < self.hold_first_chunk_for
+                    })
                     .unwrap()
                     .0;
+                log.started_while_first_held = log.chunks.len();
             }
             drop(log);
             std::thread::sleep(Duration::from_millis(5));
@@ -797,13 +831,30 @@ mod tests {
     fn two_chunks_are_in_flight_at_once_and_never_more() {
         let items: Vec<Value> = (0..20).map(|i| pod("ns", &format!("p{i}"), 300)).collect();
         let api = Recorder {
-            hold_first_chunk: true,
+            hold_first_chunk_for: 2,
             ..Default::default()
         };
         let summary = push(&api, &list(items)[..], &opts(1_000)).unwrap();
         let log = api.log();
         assert!(summary.chunks > IN_FLIGHT, "{} chunks", summary.chunks);
         // The first chunk was answered only once a second one had started.
+        assert_eq!(log.most_in_flight, IN_FLIGHT);
+        assert_eq!(log.calls.last().unwrap(), "commit s1");
+    }
+
+    #[test]
+    fn a_chunk_goes_out_when_any_earlier_one_lands_not_only_the_oldest() {
+        // The first chunk is held until a third has started: the second lands meanwhile, so
+        // the third must not wait for the first (the server would work on one chunk alone).
+        let items: Vec<Value> = (0..20).map(|i| pod("ns", &format!("p{i}"), 300)).collect();
+        let api = Recorder {
+            hold_first_chunk_for: 3,
+            ..Default::default()
+        };
+        let summary = push(&api, &list(items)[..], &opts(1_000)).unwrap();
+        let log = api.log();
+        assert!(summary.chunks > 3, "{} chunks", summary.chunks);
+        assert_eq!(log.started_while_first_held, 3);
         assert_eq!(log.most_in_flight, IN_FLIGHT);
         assert_eq!(log.calls.last().unwrap(), "commit s1");
     }
