@@ -753,6 +753,18 @@ fn met(ok: bool) -> &'static str {
     }
 }
 
+/// Each first sync is judged on its own: a fleet at once overlaps work that one cluster
+/// after the other cannot, so meeting the target one way only is said as such.
+fn ingest_verdict(one_after_the_other: f64, at_once: f64) -> String {
+    const TARGET: f64 = 20_000.0;
+    match (one_after_the_other >= TARGET, at_once >= TARGET) {
+        (true, true) => met(true).to_owned(),
+        (false, true) => format!("{} with {CLUSTERS} agents at once only", met(true)),
+        (true, false) => format!("{} one cluster after the other only", met(true)),
+        (false, false) => met(false).to_owned(),
+    }
+}
+
 fn cell(p: Pcts) -> String {
     format!("{} / {} / {}", f(p.p50), f(p.p95), f(p.p99))
 }
@@ -1011,7 +1023,7 @@ fn main() {
         "| ingest ≥ 20,000 objects/s end to end | first sync {ingest_rate:.0} objects/s one cluster after the other, \
          {fleet_rate:.0} objects/s with {CLUSTERS} agents at once; re-sync after an outage ({CHANGED_PERCENT}% of pods changed, \
          {CLUSTERS} agents at once) {resync_rate:.0} objects/s | {} |",
-        met(ingest_rate.max(fleet_rate) >= 20_000.0)
+        ingest_verdict(ingest_rate, fleet_rate)
     )
     .unwrap();
     writeln!(
