@@ -481,6 +481,72 @@ fn ingest_seeks_a_name_once_however_many_sessions_are_open() {
     assert_eq!(seeks_by_gen, [] as [String; 0]);
 }
 
+/// A chunk of a first sync (nothing of its type in the cluster, nothing staged by its
+/// session) skips the per-object lookup; a later chunk of the same type, and the next
+/// snapshot, look up again, and what they find still decides: a name sent twice ends as its
+/// last send, an unchanged pod is kept, a pod left out is deleted.
+#[test]
+fn a_first_sync_skips_the_lookup_and_later_chunks_do_not() {
+    let h = Harness::new();
+    let store = Planning::new(&h.store);
+    let post = |target: String, body: Value| {
+        store.planned.borrow_mut().clear();
+        let answer = send(
+            &store,
+            Method::Post,
+            &target,
+            Some(&h.admin),
+            serde_json::to_vec(&body).unwrap(),
+        );
+        let lookups = store
+            .planned
+            .borrow()
+            .iter()
+            .filter(|p| p.sql.starts_with("WITH k (i,"))
+            .count();
+        (answer.status, lookups)
+    };
+    let chunk = |cluster: &str, id: &str, items: Vec<Value>| {
+        post(
+            format!("/ingest/v1/clusters/{cluster}/snapshots/{id}/chunks"),
+            json!({ "items": items }),
+        )
+    };
+    let commit = |cluster: &str, id: &str| {
+        post(
+            format!("/ingest/v1/clusters/{cluster}/snapshots/{id}/commit"),
+            json!(null),
+        )
+    };
+
+    let id = begin(&h, "c0", &h.admin);
+    let first = vec![pod("default", "p1", 1), pod("default", "p2", 1)];
+    assert_eq!(chunk("c0", &id, first), (200, 0));
+    let second = vec![pod("default", "p3", 1), pod("default", "p1", 2)];
+    assert_eq!(chunk("c0", &id, second), (200, 1));
+    assert_eq!(commit("c0", &id).0, 200);
+    assert_eq!(
+        listed(&h, "c0"),
+        expect(&[("default/p1", 2), ("default/p2", 1), ("default/p3", 1)])
+    );
+
+    // Another cluster's first sync skips it too, whatever c0 holds.
+    let other = begin(&h, "c1", &h.admin);
+    assert_eq!(chunk("c1", &other, vec![pod("default", "p1", 7)]), (200, 0));
+    assert_eq!(commit("c1", &other).0, 200);
+    assert_eq!(listed(&h, "c1"), expect(&[("default/p1", 7)]));
+
+    // The next snapshot of c0 looks its objects up: p1 unchanged, p2 newer, p3 gone.
+    let again = begin(&h, "c0", &h.admin);
+    let resync = vec![pod("default", "p1", 2), pod("default", "p2", 3)];
+    assert_eq!(chunk("c0", &again, resync), (200, 1));
+    assert_eq!(commit("c0", &again).0, 200);
+    assert_eq!(
+        listed(&h, "c0"),
+        expect(&[("default/p1", 2), ("default/p2", 3)])
+    );
+}
+
 /// Each change item names what changed, field by field, and when: the engine's clock at the
 /// push (the harness runs at `NOW`, 2027-01-15T08:00:00Z), in RFC 3339 as Kubernetes writes
 /// times. Only the stored (current) version of an object is kept, so only a change of an

@@ -317,7 +317,11 @@ fn stage(
     batch: &[&StoredObject],
     now: i64,
 ) -> ApiResult<()> {
-    let found = lookup(tx, cluster, gen, batch)?;
+    let found = if nothing_under(tx, cluster, gen, batch)? {
+        batch.iter().map(|_| Found::nothing()).collect()
+    } else {
+        lookup(tx, cluster, gen, batch)?
+    };
     let mut written = Vec::new();
     let mut replaced = Vec::new();
     let mut seen = Vec::new();
@@ -393,6 +397,57 @@ fn stage(
         }
     }
     Ok(())
+}
+
+impl Found {
+    fn nothing() -> Self {
+        Self {
+            live: None,
+            written: false,
+            seen: false,
+            written_elsewhere: false,
+        }
+    }
+}
+
+/// Whether the cluster has no row at all of the batch's types (live, dead, or any session's)
+/// and this session has staged no name of them: then [`lookup`] would find nothing for any
+/// of its objects. That is every chunk of a first sync but a type's later ones, and one seek
+/// per type costs less than a lookup's four per object.
+fn nothing_under(
+    tx: &dyn Store,
+    cluster: &ClusterName,
+    gen: i64,
+    batch: &[&StoredObject],
+) -> ApiResult<bool> {
+    let mut types: Vec<(&str, &str)> = batch
+        .iter()
+        .map(|o| {
+            (
+                o.resource_type.group.as_str(),
+                o.resource_type.resource.as_str(),
+            )
+        })
+        .collect();
+    types.sort_unstable();
+    types.dedup();
+    let any = |n: usize| {
+        let (g, r) = (2 * n + 3, 2 * n + 4);
+        format!(
+            "EXISTS (SELECT 1 FROM objects WHERE api_group = ?{g} AND resource = ?{r} AND cluster = ?1) \
+             OR EXISTS (SELECT 1 FROM snapshot_seen WHERE session = ?2 AND api_group = ?{g} AND resource = ?{r}) \
+             OR EXISTS (SELECT 1 FROM snapshot_written WHERE session = ?2 AND api_group = ?{g} AND resource = ?{r})"
+        )
+    };
+    let sql = format!(
+        "SELECT NOT ({})",
+        (0..types.len()).map(any).collect::<Vec<_>>().join(" OR ")
+    );
+    let mut params: Vec<SqlValue> = vec![cluster.as_str().into(), gen.into()];
+    for (group, resource) in types {
+        params.extend([group.into(), resource.into()]);
+    }
+    Ok(count(tx, &sql, &params)? == 1)
 }
 
 /// One row per object, in order: what is live under its name, and what this session and
