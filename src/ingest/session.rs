@@ -412,8 +412,8 @@ impl Found {
 
 /// Whether the cluster has no row at all of the batch's types (live, dead, or any session's)
 /// and this session has staged no name of them: then [`lookup`] would find nothing for any
-/// of its objects. That is every chunk of a first sync but a type's later ones, and one seek
-/// per type costs less than a lookup's four per object.
+/// of its objects. That is every chunk of a first sync but a type's later ones, and three
+/// seeks per type cost less than a lookup's four per object.
 fn nothing_under(
     tx: &dyn Store,
     cluster: &ClusterName,
