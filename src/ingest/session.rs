@@ -296,7 +296,8 @@ struct Live {
     claimed: bool,
 }
 
-/// One staged object's name as the chunk found it.
+/// One staged object's name as the chunk found it (by default: nothing under it).
+#[derive(Default)]
 struct Found {
     live: Option<Live>,
     /// An earlier chunk of this session wrote this name.
@@ -318,7 +319,7 @@ fn stage(
     now: i64,
 ) -> ApiResult<()> {
     let found = if nothing_under(tx, cluster, gen, batch)? {
-        batch.iter().map(|_| Found::nothing()).collect()
+        batch.iter().map(|_| Found::default()).collect()
     } else {
         lookup(tx, cluster, gen, batch)?
     };
@@ -397,17 +398,6 @@ fn stage(
         }
     }
     Ok(())
-}
-
-impl Found {
-    fn nothing() -> Self {
-        Self {
-            live: None,
-            written: false,
-            seen: false,
-            written_elsewhere: false,
-        }
-    }
 }
 
 /// Whether the cluster has no row at all of the batch's types (live, dead, or any session's)
