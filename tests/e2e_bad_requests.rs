@@ -262,6 +262,44 @@ fn list_parameters_are_capped_at_256_values() {
     );
 }
 
+/// whereSQL nested to its limit (24 levels, parentheses or an IN list) is served, one level
+/// more is a 400. The parser recurses once a level inside the component, whose stack is small
+/// (`build.rs`): a stack too small for the deepest accepted text traps, and this is a 500.
+#[test]
+fn where_sql_nested_to_its_limit_is_served_and_deeper_is_a_400() {
+    let nested =
+        |levels: usize, inner: &str| format!("{}{inner}{}", "(".repeat(levels), ")".repeat(levels));
+    let with_e: Vec<String> = expected(|_, o| is_pod(o) && name(o).contains('e'));
+    assert!(
+        !with_e.is_empty(),
+        "the fixture has pods with an e in their name"
+    );
+    assert_pods(
+        &format!("whereSQL={}", enc(&nested(24, "name LIKE '%e%'"))),
+        &with_e,
+    );
+    let listed: Vec<String> = expected(|_, o| is_pod(o));
+    let (first, second) = (name_of(&listed[0]), name_of(&listed[1]));
+    assert_pods(
+        &format!(
+            "whereSQL={}",
+            enc(&nested(23, &format!("name IN ('{first}', '{second}')")))
+        ),
+        &expected(|_, o| is_pod(o) && (name(o) == first || name(o) == second)),
+    );
+    for deeper in [nested(25, "name LIKE '%e%'"), nested(24, "name IN ('a')")] {
+        assert_bad_request(
+            &format!("whereSQL={}", enc(&deeper)),
+            &["whereSQL", "nested deeper than 24 levels"],
+        );
+    }
+}
+
+/// The name in a `cluster/namespace/name` key.
+fn name_of(key: &str) -> &str {
+    key.rsplit('/').next().unwrap()
+}
+
 #[test]
 fn every_cap_at_once_stays_within_sqlites_limits() {
     // The most clauses the caps allow in one query: 64 label and 64 field requirements, 256
