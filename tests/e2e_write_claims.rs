@@ -374,6 +374,15 @@ fn poisoned_objects_are_refused_and_stored_ones_never_break_a_read() {
         let (status, body) = s.get(&url);
         assert_eq!(status, 200, "{url}: {body:.300}");
     }
+    // As kubectl reads it: a Table, whose cells come from the parsed object.
+    let table = "application/json;as=Table;v=v1;g=meta.k8s.io";
+    let url = format!("{P}/resources/clusters/staging/api/v1/namespaces/default/pods/deep-64");
+    let (status, body) = s.request("GET", &url, Some(&admin), Some(table), None);
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (200, Some("Table")),
+        "{body:.300}"
+    );
     let (_, list) = s.get(&format!(
         "{P}/resources/api/v1/pods?labelSelector=app%3Dprobe"
     ));
