@@ -8,6 +8,7 @@ use crate::auth::{Principal, Scope};
 use crate::error::{ApiError, ApiResult};
 use crate::params::{comma_list, extend_capped, parse_clusters, parse_unix_time};
 use crate::plan::{Column, Predicate};
+use crate::response::{fill_chunk, Body};
 use crate::store::{Row, SqlValue, Store};
 use edgepedia_api::ClusterName;
 
@@ -153,7 +154,7 @@ fn parse_resource(value: &str) -> ApiResult<(String, String)> {
     Ok((group.to_owned(), resource.to_owned()))
 }
 
-pub fn handle(store: &dyn Store, principal: &Principal, query: &str) -> ApiResult<Vec<u8>> {
+pub fn handle(store: &dyn Store, principal: &Principal, query: &str) -> ApiResult<Body<'static>> {
     principal.require(Scope::Read)?;
     let q = ChangeQuery::parse(query)?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
@@ -216,43 +217,58 @@ pub fn handle(store: &dyn Store, principal: &Principal, query: &str) -> ApiResul
     check_retained(&since, &epoch, pruned_seq, pruned_before, head)?;
 
     let seq_of = |row: &Row| row.get(5).and_then(SqlValue::as_i64);
-    let page: Vec<&Row> = rows.iter().filter(|row| seq_of(row).is_some()).collect();
+    let mut page = rows;
+    page.retain(|row| seq_of(row).is_some());
+    if page.iter().any(|row| header_of(row).is_none()) {
+        eprintln!("edgepedia: a change without its header");
+        return Err(ApiError::internal());
+    }
     // A full page resumes after its last item; a short one has seen everything up to the head.
-    let resume = match page.last().and_then(|row| seq_of(row)) {
+    let resume = match page.last().and_then(seq_of) {
         Some(seq) if page.len() as u64 == limit => seq,
         _ => head.max(start_seq),
     };
     let cursor = Cursor { epoch, seq: resume };
-    let mut out = format!(
+    let head = format!(
         "{{\"kind\":\"ChangeList\",\"apiVersion\":\"clusterpedia.io/v1beta1\",\"metadata\":{{\"continue\":\"{}\"}},\"items\":[",
         cursor.render()
     )
     .into_bytes();
-    // Items are written straight into the body, sized up front: the body is most of what the
-    // request holds in the component's memory (see `list::ItemWriter::items`).
-    out.reserve(
-        page.iter()
-            .map(|row| object_of(row).map_or(0, str::len) + HEADER_RESERVE)
-            .sum(),
-    );
-    for (i, row) in page.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
+    // Items go out in chunks, each change freed once written, as a list's do.
+    let mut page = page.into_iter();
+    let mut started = Some(head);
+    let mut first_item = true;
+    Ok(Body::Stream(Box::new(std::iter::from_fn(move || {
+        let mut out = started.take()?;
+        let full = fill_chunk(
+            &mut out,
+            &mut page,
+            |row| object_of(row).map_or(0, str::len) + HEADER_RESERVE,
+            |out, row| {
+                if !std::mem::take(&mut first_item) {
+                    out.push(b',');
+                }
+                out.extend_from_slice(header_of(&row).unwrap_or_default().as_bytes());
+                if let Some(object) = object_of(&row) {
+                    out.pop(); // the header's closing brace
+                    out.extend_from_slice(b",\"object\":");
+                    out.extend_from_slice(object.as_bytes());
+                    out.push(b'}');
+                }
+            },
+        );
+        if full {
+            started = Some(Vec::new());
+        } else {
+            out.extend_from_slice(b"]}");
         }
-        let header = row.get(6).and_then(SqlValue::as_str).ok_or_else(|| {
-            eprintln!("edgepedia: a change without its header");
-            ApiError::internal()
-        })?;
-        out.extend_from_slice(header.as_bytes());
-        if let Some(object) = object_of(row) {
-            out.pop(); // the header's closing brace
-            out.extend_from_slice(b",\"object\":");
-            out.extend_from_slice(object.as_bytes());
-            out.push(b'}');
-        }
-    }
-    out.extend_from_slice(b"]}");
-    Ok(out)
+        Some(Ok(out))
+    }))))
+}
+
+/// A page row's item without its object: `{"type":…,…}`, built by SQLite.
+fn header_of(row: &Row) -> Option<&str> {
+    row.get(6).and_then(SqlValue::as_str)
 }
 
 /// The stored object of a page row (none for a DELETED change).

@@ -149,7 +149,7 @@ fn dispatch<'s>(
                 now,
             )?,
         )),
-        Route::Changes => Ok(Response::json(
+        Route::Changes => Ok(Response::ok(
             200,
             changes::handle(store, &principal, req.query)?,
         )),

@@ -6,15 +6,12 @@ use crate::paging::{Continue, ContinueKey, Cursor};
 use crate::plan::{decode_key, ListPlan, SqlPlan};
 use crate::render::list::{ListMeta, ListWriter};
 use crate::render::table::{IncludeObject, TableWriter};
-use crate::response::Body;
+use crate::response::{fill_chunk, Body};
 use crate::store::{Row, SqlValue, Store};
 
 /// Rows read per statement. Spin's SQLite API returns whole result sets, so this bounds the
 /// guest memory a list needs whatever its size.
 pub const INTERNAL_PAGE: u64 = 500;
-
-/// Room for a list's closing metadata, beyond its items.
-const TAIL_RESERVE: usize = 256;
 
 /// The envelope around the items.
 pub struct ListShape {
@@ -70,20 +67,17 @@ pub enum ItemWriter {
 }
 
 impl ItemWriter {
-    /// Writes one page's objects. A list's buffer is sized for them first: grown by doubling,
-    /// a page of 500 pods (≈1 MB) copied itself over and over and, in the component, touched
-    /// about three times its size of fresh instance memory (page faults: ≈490 a request for
-    /// one namespace's 300 pods, ≈180 sized). A Table's rows are not the objects' size.
-    fn items(&mut self, out: &mut Vec<u8>, objects: &[String]) {
-        if let ItemWriter::List(_) = self {
-            out.reserve(objects.iter().map(|o| o.len() + 1).sum::<usize>() + TAIL_RESERVE);
-        }
-        for object in objects {
-            match self {
+    /// Writes the next chunk's worth of `objects` ([`fill_chunk`]).
+    fn fill(&mut self, out: &mut Vec<u8>, objects: &mut std::vec::IntoIter<String>) -> bool {
+        fill_chunk(
+            out,
+            objects,
+            |o| o.len() + 1,
+            |out, object| match self {
                 ItemWriter::List(w) => w.item(out, object.as_bytes()),
-                ItemWriter::Table(w) => w.row(out, object),
-            }
-        }
+                ItemWriter::Table(w) => w.row(out, &object),
+            },
+        )
     }
 
     pub fn tail(self, out: &mut Vec<u8>, metadata: &ListMeta) {
@@ -171,50 +165,81 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
             .fetch(&mut position)
             .inspect_err(|_| end_snapshot(store))?;
     }
-    if pager.complete() {
+    // A list its first statement got whole has its metadata in the head, where Kubernetes
+    // puts it; a longer one has it after the items.
+    let head_meta = if pager.complete() {
         let meta = pager.metadata(&position);
         if snapshot {
             end_snapshot(store);
         }
-        let meta = meta?;
-        let (mut writer, mut out) = pager.req.shape.head(Some(&meta), pager.req.now);
-        writer.items(&mut out, &first);
-        writer.tail(&mut out, &meta);
-        return Ok(Body::Full(out));
-    }
-    let (mut writer, mut out) = pager.req.shape.head(None, pager.req.now);
-    writer.items(&mut out, &first);
-    let mut pending = Some(out);
-    let mut writer = Some(writer);
-    let stream = std::iter::from_fn(move || {
-        let first_chunk = pending.take();
-        if first_chunk.is_some() {
-            return first_chunk.map(Ok);
-        }
-        let w = writer.as_mut()?;
-        let mut out = Vec::new();
-        if !pager.complete() {
-            match retry_transient(store, || pager.fetch(&mut position)) {
-                Ok(objects) => w.items(&mut out, &objects),
+        Some(meta?)
+    } else {
+        None
+    };
+    let (writer, head) = pager.req.shape.head(head_meta.as_ref(), pager.req.now);
+    Ok(Body::Stream(Box::new(Chunks {
+        store,
+        pager,
+        position,
+        snapshot: snapshot && head_meta.is_none(),
+        writer: Some(writer),
+        started: head,
+        pending: first.into_iter(),
+        head_meta,
+    })))
+}
+
+/// A list's body, chunk by chunk: the objects fetched so far, then the next statement's.
+struct Chunks<'s> {
+    store: &'s dyn Store,
+    pager: Pager<'s>,
+    position: Position,
+    /// A read transaction to end after the last statement.
+    snapshot: bool,
+    /// `None` once the tail is out or after an error.
+    writer: Option<ItemWriter>,
+    /// The start of the next chunk: the head, before the first.
+    started: Vec<u8>,
+    /// Fetched objects not written yet.
+    pending: std::vec::IntoIter<String>,
+    /// The metadata, when the head carried it.
+    head_meta: Option<ListMeta>,
+}
+
+impl Iterator for Chunks<'_> {
+    type Item = ApiResult<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let writer = self.writer.as_mut()?;
+        let mut out = std::mem::take(&mut self.started);
+        loop {
+            if writer.fill(&mut out, &mut self.pending) {
+                return Some(Ok(out));
+            }
+            if self.pager.complete() {
+                break;
+            }
+            match retry_transient(self.store, || self.pager.fetch(&mut self.position)) {
+                Ok(objects) => self.pending = objects.into_iter(),
                 Err(e) => {
-                    writer = None;
+                    self.writer = None;
                     return Some(Err(e));
                 }
             }
-            return Some(Ok(out));
         }
-        let meta = pager.metadata(&position);
-        if snapshot {
-            end_snapshot(store);
-        }
-        let meta = match meta {
-            Ok(meta) => meta,
-            Err(e) => return Some(Err(e)),
+        let meta = match self.head_meta.take() {
+            Some(meta) => Ok(meta),
+            None => self.pager.metadata(&self.position),
         };
-        writer.take()?.tail(&mut out, &meta);
-        Some(Ok(out))
-    });
-    Ok(Body::Stream(Box::new(stream)))
+        if self.snapshot {
+            end_snapshot(self.store);
+        }
+        let writer = self.writer.take()?;
+        Some(meta.map(|meta| {
+            writer.tail(&mut out, &meta);
+            out
+        }))
+    }
 }
 
 /// Ends a list's read transaction. It wrote nothing, so a failure changes nothing: after a

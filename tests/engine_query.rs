@@ -902,3 +902,82 @@ fn the_change_feed_page_is_read_in_order_without_a_sort() {
         page.plan
     );
 }
+
+/// A list's body and a change-feed page go out in chunks of at most `response::CHUNK_BYTES`
+/// (a chunk holds one item however large), so the component never holds a page's objects and
+/// its whole body at once; the chunks together are the page, every pod once and in order.
+#[test]
+fn pages_go_out_in_bounded_chunks() {
+    use edgepedia::response::{Body, CHUNK_BYTES};
+    let h = Harness::new();
+    let padded = |name: &str, bytes: usize| {
+        let mut p = pod("shop", name, 1);
+        p["spec"]["pad"] = json!("x".repeat(bytes));
+        p
+    };
+    let mut pods: Vec<Value> = (0..40)
+        .map(|i| padded(&format!("p{i:02}"), 20_000))
+        .collect();
+    pods.push(padded("p20-huge", CHUNK_BYTES + 10_000));
+    h.snapshot("c1", pods_type(), &pods, 10);
+    let mut want: Vec<String> = pods
+        .iter()
+        .map(|p| format!("c1/shop/{}", p["metadata"]["name"].as_str().unwrap()))
+        .collect();
+    want.sort();
+    let chunks_of = |target: &str| -> Value {
+        let response = send(&h.store, Method::Get, target, Some(&h.admin), Vec::new());
+        assert_eq!(response.status, 200);
+        let Body::Stream(chunks) = response.body else {
+            panic!("{target} is streamed");
+        };
+        let chunks: Vec<Vec<u8>> = chunks.map(Result::unwrap).collect();
+        let sizes: Vec<usize> = chunks.iter().map(Vec::len).collect();
+        assert!(
+            chunks.len() > 40 * 20_000 / CHUNK_BYTES,
+            "{target}: {sizes:?}"
+        );
+        let huge: Vec<&Vec<u8>> = chunks.iter().filter(|c| c.len() > CHUNK_BYTES).collect();
+        assert_eq!(
+            huge.len(),
+            1,
+            "{target}: only the huge pod's chunk is larger: {sizes:?}"
+        );
+        assert_eq!(
+            huge[0]
+                .windows(12)
+                .filter(|w| w == b"\"kind\":\"Pod\"")
+                .count(),
+            1,
+            "{target}: it holds that pod alone"
+        );
+        serde_json::from_slice(&chunks.concat()).unwrap()
+    };
+    let list =
+        chunks_of("/apis/clusterpedia.io/v1beta1/resources/clusters/c1/api/v1/pods?limit=40");
+    assert_eq!(names(&list), want[..40]);
+    assert!(
+        list["metadata"]["continue"].is_string(),
+        "{}",
+        list["metadata"]
+    );
+    let feed = chunks_of("/apis/clusterpedia.io/v1beta1/changes?limit=500");
+    let mut fed: Vec<String> = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            format!(
+                "c1/shop/{}",
+                i["object"]["metadata"]["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    fed.sort();
+    assert_eq!(fed, want);
+    assert!(
+        feed["metadata"]["continue"].is_string(),
+        "{}",
+        feed["metadata"]
+    );
+}
