@@ -8,8 +8,8 @@ pub const JSON: &str = "application/json";
 
 /// A list's body goes out in chunks of about this size, each item freed once written. Spin
 /// hands a statement's rows to the component all at once; a body built whole beside them
-/// doubled what a page held in the instance's memory (500 pods: 1.75 MB of rows and as much
-/// body). Spin's pool keeps 2 MiB of an instance's memory resident between requests and gives
+/// doubled what a page held in the instance's memory (the bench's 500 pods: 1.27 MB of rows
+/// and as much body). Spin's pool keeps 2 MiB of an instance's memory resident between requests and gives
 /// the rest back, so every page of memory past that is a fault again on the next request.
 pub const CHUNK_BYTES: usize = 128 * 1024;
 
@@ -17,7 +17,7 @@ pub const CHUNK_BYTES: usize = 128 * 1024;
 const TAIL_RESERVE: usize = 256;
 
 /// Writes `items` into `out` until the next would take it past [`CHUNK_BYTES`] (true: the
-/// chunk is full) or they run out (false). `size` is at least what `write` adds for an item.
+/// chunk is full) or they run out (false). `size(item)` is what `write` adds for it, or more.
 /// A chunk holds at least one item, however large, and is sized for what it will hold: grown
 /// by doubling, a body copies itself over and over and touches about twice its size of fresh
 /// instance memory.
