@@ -178,7 +178,6 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
     };
     let (writer, head) = pager.req.shape.head(head_meta.as_ref(), pager.req.now);
     Ok(Body::Stream(Box::new(Chunks {
-        store,
         pager,
         position,
         snapshot: snapshot && head_meta.is_none(),
@@ -191,7 +190,6 @@ pub fn run<'s>(store: &'s dyn Store, req: ListRequest) -> ApiResult<Body<'s>> {
 
 /// A list's body, chunk by chunk: the objects fetched so far, then the next statement's.
 struct Chunks<'s> {
-    store: &'s dyn Store,
     pager: Pager<'s>,
     position: Position,
     /// A read transaction to end after the last statement.
@@ -219,7 +217,7 @@ impl Iterator for Chunks<'_> {
             if self.pager.complete() {
                 break;
             }
-            match retry_transient(self.store, || self.pager.fetch(&mut self.position)) {
+            match retry_transient(self.pager.store, || self.pager.fetch(&mut self.position)) {
                 Ok(objects) => self.pending = objects.into_iter(),
                 Err(e) => {
                     self.writer = None;
@@ -232,7 +230,7 @@ impl Iterator for Chunks<'_> {
             None => self.pager.metadata(&self.position),
         };
         if self.snapshot {
-            end_snapshot(self.store);
+            end_snapshot(self.pager.store);
         }
         let writer = self.writer.take()?;
         Some(meta.map(|meta| {
