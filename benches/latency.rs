@@ -9,7 +9,10 @@
 //!    mode: a new SQLite connection per guest connection, as Spin): ingest objects/second end
 //!    to end, change feed on: one cluster after the other into an empty store, then on that
 //!    store the fleet's 20 agents re-syncing at once after an outage (10% of pods changed),
-//!    then the 20 agents at once into another empty store; then watch events.
+//!    then the 20 agents at once into another empty store; then the first syncs again (one
+//!    after the other, and at once) into the engine natively behind HTTP (`native/server.rs`):
+//!    the ingest floor, which tells this machine's limit from the component's; then watch
+//!    events.
 //!    `BENCH_INGEST_ONLY=1` stops there and keeps the state directory (its path is printed).
 //! 3. Restarts the host on the same state, lists all pods unpaged (streamed) and reads the
 //!    host's peak RSS (`VmHWM`), then times each query over one keep-alive HTTP connection:
@@ -24,6 +27,8 @@
 //! keeping the hand-written notes below its `NOTES_MARKER` line. Cold start and component
 //! size come from `target/bench/runtime.json`, which the `runtime` bench writes.
 
+#[path = "native/server.rs"]
+mod native_server;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -195,10 +200,10 @@ const EVENTS_PER_REQUEST: usize = 500;
 /// Pushes each file as its own cluster (`cluster-NN`, NN its index) with the real agent: one
 /// after the other, or all at once (a fleet's agents after an outage). The time to the last
 /// commit.
-fn push_all(host: &Host, files: &[std::path::PathBuf], at_once: bool) -> Duration {
+fn push_all(base: &str, files: &[std::path::PathBuf], at_once: bool) -> Duration {
     let push = |c: usize, file: &Path| {
         Command::new(support::agent_bin())
-            .args(["push", "--server", &host.base(), "--token"])
+            .args(["push", "--server", base, "--token"])
             .arg(support::admin_token())
             .args(["--cluster", &format!("cluster-{c:02}"), "--file"])
             .arg(file)
@@ -838,15 +843,29 @@ fn main() {
     let state = tempfile::tempdir().unwrap();
     let (ingest_time, ingest_hwm_kib, resync_time) = {
         let host = Host::start(state.path(), false);
-        let ingest_time = push_all(&host, &files, false);
+        let ingest_time = push_all(&host.base(), &files, false);
         let hwm = host.status_kib("VmHWM");
-        (ingest_time, hwm, push_all(&host, &resync_files, true))
+        (
+            ingest_time,
+            hwm,
+            push_all(&host.base(), &resync_files, true),
+        )
     };
     let (fleet_time, fleet_hwm_kib) = {
         let fresh = tempfile::tempdir().unwrap();
         let host = Host::start(fresh.path(), false);
-        (push_all(&host, &files, true), host.status_kib("VmHWM"))
+        (
+            push_all(&host.base(), &files, true),
+            host.status_kib("VmHWM"),
+        )
     };
+    // The floor: the same agent's same requests into the engine natively, a fresh store each.
+    let native_push = |at_once| {
+        let fresh = tempfile::tempdir().unwrap();
+        let server = native_server::NativeServer::start(fresh.path().join("sqlite_db.db"), Vars);
+        push_all(&server.base(), &files, at_once)
+    };
+    let (native_ingest_time, native_fleet_time) = (native_push(false), native_push(true));
     let (events, events_time) = watch_events(state.path(), per_cluster);
     let events_rate = events as f64 / events_time.as_secs_f64();
     eprintln!(
@@ -856,10 +875,13 @@ fn main() {
     drop(dir);
     let ingest_rate = total as f64 / ingest_time.as_secs_f64();
     let fleet_rate = total as f64 / fleet_time.as_secs_f64();
+    let native_ingest_rate = total as f64 / native_ingest_time.as_secs_f64();
+    let native_fleet_rate = total as f64 / native_fleet_time.as_secs_f64();
     let resync_rate = total as f64 / resync_time.as_secs_f64();
     eprintln!(
         "bench: ingest {total} objects in {:.2}s = {ingest_rate:.0}/s; {CLUSTERS} agents at once \
-         {fleet_rate:.0}/s; re-sync after an outage, at once, {resync_rate:.0}/s",
+         {fleet_rate:.0}/s; re-sync after an outage, at once, {resync_rate:.0}/s; the native engine \
+         {native_ingest_rate:.0}/s and {native_fleet_rate:.0}/s",
         ingest_time.as_secs_f64()
     );
     // `BENCH_INGEST_ONLY=1`: the write side alone, for profiling it (no reads, no doc); the
@@ -1022,7 +1044,8 @@ fn main() {
         md,
         "| ingest ≥ 20,000 objects/s end to end | first sync {ingest_rate:.0} objects/s one cluster after the other, \
          {fleet_rate:.0} objects/s with {CLUSTERS} agents at once; re-sync after an outage ({CHANGED_PERCENT}% of pods changed, \
-         {CLUSTERS} agents at once) {resync_rate:.0} objects/s | {} |",
+         {CLUSTERS} agents at once) {resync_rate:.0} objects/s. The native engine behind the same HTTP, same agent: \
+         {native_ingest_rate:.0} and {native_fleet_rate:.0} objects/s | {} |",
         ingest_verdict(ingest_rate, fleet_rate)
     )
     .unwrap();
@@ -1108,6 +1131,9 @@ fn main() {
     .unwrap();
     let resync =
         format!("re-sync after an outage: the same store, {CHANGED_PERCENT}% of pods changed");
+    let native_row =
+        "floor: first sync into an empty store through the native engine (no Wasm, no runtime: \
+        `benches/native/server.rs`, the same agent and requests, a SQLite connection per request)";
     for (push, at_once, time, hwm) in [
         (
             "first sync into an empty store",
@@ -1122,6 +1148,8 @@ fn main() {
             Some(fleet_hwm_kib),
         ),
         (resync.as_str(), CLUSTERS, resync_time, None),
+        (native_row, 1, native_ingest_time, None),
+        (native_row, CLUSTERS, native_fleet_time, None),
     ] {
         writeln!(
             md,

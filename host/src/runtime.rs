@@ -33,6 +33,10 @@ pub fn engine(allocation: Allocation) -> Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // Names the component's functions for `perf` (`/tmp/perf-<pid>.map`): profiling only.
+    if std::env::var_os("EDGEPEDIA_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     if let Allocation::Pooling { instances } = allocation {
         let mut pooled = config.clone();
         pooled.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling(
