@@ -14,10 +14,12 @@
 //!    the ingest floor, which tells this machine's limit from the component's; then watch
 //!    events.
 //!    `BENCH_INGEST_ONLY=1` stops there and keeps the state directory (its path is printed).
-//! 3. Restarts the host on the same state, lists all pods unpaged (streamed) and reads the
-//!    host's peak RSS (`VmHWM`), then times each query over one keep-alive HTTP connection:
-//!    p50/p95/p99 of `BENCH_ROUNDS` (default 200) after 10 warm-up requests, and a full
-//!    `limit=500` walk of all pods. Then the same with `--sqlite-pooled`.
+//! 3. Times each query in turn, p50/p95/p99 of `BENCH_ROUNDS` (default 200) after 10 warm-up
+//!    requests: over one keep-alive HTTP connection to a fresh host in the default mode, then
+//!    to one with `--sqlite-pooled`, then the floors (4), before the next query, so a drift in
+//!    the machine's speed meets all of a query's numbers alike. Then, per mode on a fresh host,
+//!    an unpaged list of all pods (streamed) with the host's peak RSS (`VmHWM`), and full
+//!    `limit=500` walks of all pods.
 //! 4. The floors, on the same SQLite file: the same requests through the same engine natively
 //!    (`edgepedia::engine::handle` over rusqlite, warm connection: "native engine"), the same
 //!    with a new connection per request, and the SQL statements the engine ran, replayed
@@ -508,6 +510,20 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     (out, started.elapsed())
 }
 
+/// A fixed piece of CPU work (no memory traffic, no system calls), timed. On a steady machine
+/// it takes the same time whenever it runs; its spread over the run tells how far the
+/// machine's speed drifted while the other numbers were taken.
+fn cpu_probe() -> Duration {
+    timed(|| {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for i in 0..10_000_000u64 {
+            x = std::hint::black_box(x.rotate_left(5) ^ i.wrapping_mul(0x2545_F491));
+        }
+        x
+    })
+    .1
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
@@ -582,8 +598,6 @@ struct Query {
 
 /// What one runtime mode measured.
 struct Mode {
-    /// Per query: percentiles and items of the answer.
-    reads: Vec<(Pcts, usize)>,
     walk: Walk,
     idle_rss_kib: u64,
     unpaged_hwm_kib: u64,
@@ -591,42 +605,45 @@ struct Mode {
     unpaged_bytes: u64,
 }
 
-fn measure_mode(state: &Path, pooled: bool, queries: &[Query], rounds: usize) -> Mode {
+/// One runtime mode's measures of the whole process, on a fresh host: the memory of an
+/// unpaged list of every pod (streamed), then full walks.
+fn measure_mode(state: &Path, pooled: bool) -> Mode {
     let host = Host::start(state, pooled);
     let mut http = Http::connect(host.port);
-    // Memory first, on a fresh process: an unpaged list of every pod, streamed.
     let idle_rss_kib = host.status_kib("VmRSS");
     let ((status, _, unpaged_bytes), unpaged_time) = timed(|| http.get(PODS, false));
     assert_eq!(status, 200);
     let unpaged_hwm_kib = host.status_kib("VmHWM");
-    let mut reads = Vec::new();
-    for q in queries {
-        let (status, body, _) = http.get(&q.target, true);
-        assert_eq!(
-            status,
-            200,
-            "{}: {}",
-            q.label,
-            String::from_utf8_lossy(&body)
-        );
-        let items = items_in(&body);
-        for _ in 1..WARMUP {
-            http.get(&q.target, true);
-        }
-        let samples = (0..rounds)
-            .map(|_| timed(|| http.get(&q.target, true)).1)
-            .collect();
-        reads.push((pcts(samples), items));
-    }
     let walk = median_walk((0..WALKS).map(|_| walk(|t| http.get(t, true))).collect());
     Mode {
-        reads,
         walk,
         idle_rss_kib,
         unpaged_hwm_kib,
         unpaged_time,
         unpaged_bytes,
     }
+}
+
+/// One query over HTTP on a fresh host of one mode: its percentiles and the answer's items.
+fn measure_http(state: &Path, pooled: bool, q: &Query, rounds: usize) -> (Pcts, usize) {
+    let host = Host::start(state, pooled);
+    let mut http = Http::connect(host.port);
+    let (status, body, _) = http.get(&q.target, true);
+    assert_eq!(
+        status,
+        200,
+        "{}: {}",
+        q.label,
+        String::from_utf8_lossy(&body)
+    );
+    let items = items_in(&body);
+    for _ in 1..WARMUP {
+        http.get(&q.target, true);
+    }
+    let samples = (0..rounds)
+        .map(|_| timed(|| http.get(&q.target, true)).1)
+        .collect();
+    (pcts(samples), items)
 }
 
 /// The native floors of one query: (SQL alone, native engine, native engine with a new
@@ -797,6 +814,7 @@ fn mib(kib: u64) -> f64 {
 
 fn main() {
     let bench_started = Instant::now();
+    let mut probes = vec![cpu_probe()];
     let per_cluster: usize = std::env::var("BENCH_OBJECTS_PER_CLUSTER")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -890,6 +908,7 @@ fn main() {
         eprintln!("bench: state kept in {}", state.keep().display());
         return;
     }
+    probes.push(cpu_probe());
     let db = state.path().join("sqlite_db.db");
     let db_bytes = std::fs::metadata(&db).map_or(0, |m| m.len())
         + std::fs::metadata(state.path().join("sqlite_db.db-wal")).map_or(0, |m| m.len());
@@ -925,17 +944,26 @@ fn main() {
         Query { label: "change feed, page of 500 from a middle cursor", target: format!("{p}/changes?limit=500&since={middle}") },
     ];
 
-    // 3. Over HTTP, per-connection SQLite (Spin's way, the default) and pooled.
-    let spin_like = measure_mode(state.path(), false, &queries, rounds);
-    eprintln!("bench: per-connection mode measured");
-    let pooled = measure_mode(state.path(), true, &queries, rounds);
-    eprintln!("bench: pooled mode measured");
+    // Ingest left hundreds of MiB of dirty pages: written back now, not while reads are timed.
+    // SAFETY: sync(2) takes no arguments and cannot fail.
+    unsafe { libc::sync() };
 
-    // 4. Natively, on the same file.
-    let floors: Vec<Floor> = queries
-        .iter()
-        .map(|q| measure_native(&db, q, rounds))
-        .collect();
+    // 3. Each query in turn over HTTP per connection (Spin's way, the default), pooled, then
+    // natively on the same file (4), so all of a query's numbers meet the machine in the same
+    // state: on a machine whose speed drifts, modes timed in phases minutes apart did not.
+    // Each mode is alone on the file while it is timed.
+    let (mut spin_reads, mut pooled_reads, mut floors) = (Vec::new(), Vec::new(), Vec::new());
+    for q in &queries {
+        spin_reads.push(measure_http(state.path(), false, q, rounds));
+        pooled_reads.push(measure_http(state.path(), true, q, rounds));
+        floors.push(measure_native(&db, q, rounds));
+        probes.push(cpu_probe());
+    }
+    eprintln!("bench: reads measured");
+    let spin_like = measure_mode(state.path(), false);
+    let pooled = measure_mode(state.path(), true);
+    eprintln!("bench: memory and walks measured");
+
     let store = RusqliteStore::open(&db).unwrap();
     let native_walk = median_walk(
         (0..WALKS)
@@ -987,11 +1015,10 @@ fn main() {
 
     // ---- The page ----
     let mut md = String::new();
-    let get = &spin_like.reads[0].0;
+    let get = &spin_reads[0].0;
     let get_added_sql = get.p50 - floors[0].sql.p50;
     let get_added_engine = get.p50 - floors[0].engine.p50;
-    let ratios: Vec<f64> = spin_like
-        .reads
+    let ratios: Vec<f64> = spin_reads
         .iter()
         .zip(&floors)
         .map(|((w, _), fl)| w.p50 / fl.engine.p50)
@@ -1022,6 +1049,19 @@ fn main() {
     )
     .unwrap();
     writeln!(md, "Machine: {}.\n", machine()).unwrap();
+    probes.sort();
+    writeln!(
+        md,
+        "Steadiness: a fixed CPU loop (`cpu_probe`), timed {} times through the run (at the start, after ingest and after \
+         each query's reads), took {:.1} ms at best, {:.1} ms at the median and {:.1} ms at worst: {:.0}% slower at worst. \
+         Numbers taken far apart in time (ingest, the modes' walks) compare only as far as that spread allows.\n",
+        probes.len(),
+        ms(probes[0]),
+        ms(probes[probes.len() / 2]),
+        ms(probes[probes.len() - 1]),
+        (probes[probes.len() - 1].as_secs_f64() / probes[0].as_secs_f64() - 1.0) * 100.0
+    )
+    .unwrap();
     match wall {
         Some(w) => writeln!(
             md,
@@ -1181,16 +1221,16 @@ fn main() {
     .unwrap();
     writeln!(md, "| query | items | wasm, per-connection SQLite (default, Spin-like) | wasm, `--sqlite-pooled` | native engine | ratio (pooled) | added |\n|---|---|---|---|---|---|---|").unwrap();
     for (i, q) in queries.iter().enumerate() {
-        let (w, items) = spin_like.reads[i];
+        let (w, items) = spin_reads[i];
         writeln!(
             md,
             "| {} | {items} | {} | {} | {} | {:.1}× ({:.1}×) | {} ms |",
             q.label,
             cell(w),
-            cell(pooled.reads[i].0),
+            cell(pooled_reads[i].0),
             cell(floors[i].engine),
             ratios[i],
-            pooled.reads[i].0.p50 / floors[i].engine.p50,
+            pooled_reads[i].0.p50 / floors[i].engine.p50,
             signed(w.p50 - floors[i].engine.p50)
         )
         .unwrap();
@@ -1246,8 +1286,8 @@ fn main() {
             f(floors[i].sql.p50),
             f(floors[i].engine.p50),
             f(floors[i].engine_new_conn.p50),
-            f(pooled.reads[i].0.p50),
-            f(spin_like.reads[i].0.p50)
+            f(pooled_reads[i].0.p50),
+            f(spin_reads[i].0.p50)
         )
         .unwrap();
     }
