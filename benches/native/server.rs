@@ -5,7 +5,6 @@
 
 use edgepedia::auth::Variables;
 use edgepedia::engine::{handle, Request, RequestBody};
-use edgepedia::response::Body;
 use edgepedia::route::Method;
 use edgepedia::store::rusqlite_store::RusqliteStore;
 use http_body_util::{BodyExt, Full};
@@ -15,16 +14,15 @@ use std::sync::Arc;
 
 /// Serves until dropped.
 pub struct NativeServer {
-    pub port: u16,
+    port: u16,
     _runtime: tokio::runtime::Runtime,
 }
 
 impl NativeServer {
     /// Serves the SQLite file `db` (created and migrated by the first write, as the component
-    /// does) on a free port of 127.0.0.1, with two worker threads like the local runtime's.
+    /// does) on a free port of 127.0.0.1, with a worker thread per core like the local runtime.
     pub fn start(db: PathBuf, vars: impl Variables + Send + Sync + 'static) -> Self {
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
@@ -77,7 +75,7 @@ async fn serve<V: Variables + Send + Sync + 'static>(
     };
     let (authorization, accept) = (header("authorization"), header("accept"));
     let body = req.into_body().collect().await?.to_bytes().to_vec();
-    let (status, content_type, retry_after, bytes) = tokio::task::spawn_blocking(move || {
+    let ((status, content_type, retry_after), bytes) = tokio::task::spawn_blocking(move || {
         let (db, vars) = &*site;
         let store = RusqliteStore::open(db).expect("open the native store");
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
@@ -94,18 +92,8 @@ async fn serve<V: Variables + Send + Sync + 'static>(
             },
             edgepedia::clock::now_unix(),
         );
-        let bytes = match response.body {
-            Body::Full(bytes) => bytes,
-            Body::Stream(chunks) => chunks
-                .flat_map(|chunk| chunk.expect("a streamed chunk"))
-                .collect(),
-        };
-        (
-            response.status,
-            response.content_type,
-            response.retry_after,
-            bytes,
-        )
+        let head = (response.status, response.content_type, response.retry_after);
+        (head, response.collect().expect("a streamed chunk"))
     })
     .await
     .expect("the engine panicked");
