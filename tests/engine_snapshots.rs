@@ -6,6 +6,7 @@
 mod common;
 
 use common::*;
+use edgepedia::ingest::session::OWN_ROWS_READ;
 use edgepedia::route::Method;
 use edgepedia::store::Store;
 use serde_json::{json, Value};
@@ -481,69 +482,135 @@ fn ingest_seeks_a_name_once_however_many_sessions_are_open() {
     assert_eq!(seeks_by_gen, [] as [String; 0]);
 }
 
-/// A chunk of a first sync (nothing of its type in the cluster, nothing staged by its
-/// session) skips the per-object lookup; a later chunk of the same type, and the next
-/// snapshot, look up again, and what they find still decides: a name sent twice ends as its
-/// last send, an unchanged pod is kept, a pod left out is deleted.
-#[test]
-fn a_first_sync_skips_the_lookup_and_later_chunks_do_not() {
-    let h = Harness::new();
-    let store = Planning::new(&h.store);
-    let post = |target: String, body: Value| {
-        store.planned.borrow_mut().clear();
+/// Counts the per-object lookups (`ingest::session::lookup`) the engine runs for each request.
+struct LookupCounter<'h> {
+    h: &'h Harness,
+    store: Planning<'h>,
+}
+
+impl<'h> LookupCounter<'h> {
+    fn new(h: &'h Harness) -> Self {
+        Self {
+            h,
+            store: Planning::new(&h.store),
+        }
+    }
+
+    /// The answer's status and how many lookups the request ran.
+    fn post(&self, target: String, body: Value) -> (u16, usize) {
+        self.store.planned.borrow_mut().clear();
         let answer = send(
-            &store,
+            &self.store,
             Method::Post,
             &target,
-            Some(&h.admin),
+            Some(&self.h.admin),
             serde_json::to_vec(&body).unwrap(),
         );
-        let lookups = store
+        let lookups = self
+            .store
             .planned
             .borrow()
             .iter()
             .filter(|p| p.sql.starts_with("WITH k (i,"))
             .count();
         (answer.status, lookups)
-    };
-    let chunk = |cluster: &str, id: &str, items: Vec<Value>| {
-        post(
+    }
+
+    fn chunk(&self, cluster: &str, id: &str, items: Vec<Value>) -> (u16, usize) {
+        self.post(
             format!("/ingest/v1/clusters/{cluster}/snapshots/{id}/chunks"),
             json!({ "items": items }),
         )
-    };
-    let commit = |cluster: &str, id: &str| {
-        post(
+    }
+
+    fn commit(&self, cluster: &str, id: &str) -> (u16, usize) {
+        self.post(
             format!("/ingest/v1/clusters/{cluster}/snapshots/{id}/commit"),
             json!(null),
         )
-    };
+    }
+}
+
+/// A first sync (nothing of its type in the cluster but what its own session wrote) skips the
+/// per-object lookup, its later chunks too; a row someone else wrote meanwhile (a watch
+/// event), and the next snapshot, bring the lookup back, and what it finds still decides: a
+/// name sent twice ends as its last send, an unchanged pod is kept, a pod left out is deleted.
+#[test]
+fn a_first_sync_skips_the_lookup_until_a_row_not_its_own_is_there() {
+    let h = Harness::new();
+    let at = LookupCounter::new(&h);
 
     let id = begin(&h, "c0", &h.admin);
     let first = vec![pod("default", "p1", 1), pod("default", "p2", 1)];
-    assert_eq!(chunk("c0", &id, first), (200, 0));
+    assert_eq!(at.chunk("c0", &id, first), (200, 0));
     let second = vec![pod("default", "p3", 1), pod("default", "p1", 2)];
-    assert_eq!(chunk("c0", &id, second), (200, 1));
-    assert_eq!(commit("c0", &id).0, 200);
+    assert_eq!(at.chunk("c0", &id, second), (200, 0));
+    assert_eq!(at.commit("c0", &id).0, 200);
     assert_eq!(
         listed(&h, "c0"),
         expect(&[("default/p1", 2), ("default/p2", 1), ("default/p3", 1)])
     );
 
-    // Another cluster's first sync skips it too, whatever c0 holds.
+    // Another cluster's first sync skips it too, whatever c0 holds; until a watch event
+    // adds a live pod of its own, which the next chunk then finds and replaces.
     let other = begin(&h, "c1", &h.admin);
-    assert_eq!(chunk("c1", &other, vec![pod("default", "p1", 7)]), (200, 0));
-    assert_eq!(commit("c1", &other).0, 200);
-    assert_eq!(listed(&h, "c1"), expect(&[("default/p1", 7)]));
+    assert_eq!(
+        at.chunk("c1", &other, vec![pod("default", "p1", 7)]),
+        (200, 0)
+    );
+    let event = json!({"type": "ADDED", "resource": "pods", "object": pod("default", "p9", 8)});
+    let (s, r) = h.post(
+        "/ingest/v1/clusters/c1/events",
+        json!({ "events": [event] }),
+    );
+    assert_eq!((s, r["applied"].as_u64()), (200, Some(1)), "{r}");
+    assert_eq!(
+        at.chunk("c1", &other, vec![pod("default", "p9", 9)]),
+        (200, 1)
+    );
+    assert_eq!(at.commit("c1", &other).0, 200);
+    assert_eq!(
+        listed(&h, "c1"),
+        expect(&[("default/p1", 7), ("default/p9", 9)])
+    );
+    assert_eq!(
+        count(&h, "SELECT count(*) FROM objects WHERE cluster = 'c1'"),
+        2,
+        "the event's row is replaced, not kept beside the snapshot's"
+    );
 
     // The next snapshot of c0 looks its objects up: p1 unchanged, p2 newer, p3 gone.
     let again = begin(&h, "c0", &h.admin);
     let resync = vec![pod("default", "p1", 2), pod("default", "p2", 3)];
-    assert_eq!(chunk("c0", &again, resync), (200, 1));
-    assert_eq!(commit("c0", &again).0, 200);
+    assert_eq!(at.chunk("c0", &again, resync), (200, 1));
+    assert_eq!(at.commit("c0", &again).0, 200);
     assert_eq!(
         listed(&h, "c0"),
         expect(&[("default/p1", 2), ("default/p2", 3)])
+    );
+}
+
+/// The check that a type holds only the session's own rows reads at most
+/// `OWN_ROWS_READ` of them: past that, the lookup comes back rather than a longer read.
+#[test]
+fn a_first_sync_larger_than_the_rows_read_looks_up_again() {
+    let h = Harness::new();
+    let at = LookupCounter::new(&h);
+    let id = begin(&h, "c0", &h.admin);
+    let many: Vec<Value> = (0..=OWN_ROWS_READ)
+        .map(|i| pod("default", &format!("p{i:05}"), 1))
+        .collect();
+    assert_eq!(at.chunk("c0", &id, many), (200, 0));
+    let (status, lookups) = at.chunk("c0", &id, vec![pod("default", "p00000", 2)]);
+    assert_eq!((status, lookups), (200, 1));
+    assert_eq!(at.commit("c0", &id).0, 200);
+    assert_eq!(
+        count(&h, "SELECT count(*) FROM objects"),
+        OWN_ROWS_READ as i64 + 1
+    );
+    assert_eq!(
+        rv_of(&h, "c0", "default", "p00000").1["metadata"]["resourceVersion"],
+        "2"
     );
 }
 
