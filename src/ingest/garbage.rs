@@ -69,9 +69,14 @@ pub fn expire(tx: &dyn Store, now: i64) -> ApiResult<()> {
     Ok(())
 }
 
-/// [`expire`], then removes one batch of the oldest leftovers.
+/// [`expire`], then [`remove_a_batch`].
 pub fn collect(tx: &dyn Store, now: i64) -> ApiResult<()> {
     expire(tx, now)?;
+    remove_a_batch(tx)
+}
+
+/// Removes one batch of the oldest leftovers. For a transaction that ran [`expire`] already.
+pub fn remove_a_batch(tx: &dyn Store) -> ApiResult<()> {
     let Some(row) = tx
         .query(
             "SELECT gen, cluster, aborted FROM snapshot_garbage ORDER BY gen LIMIT 1",

@@ -244,8 +244,11 @@ pub fn chunk(
         garbage::expire(tx, now)?;
         // Again inside the transaction: a session ended meanwhile must not gain rows.
         let session = load_session(tx, scope, cluster, id, now)?;
+        // Once per chunk: its own batches add only rows of the session, so what this finds
+        // holds for each of them.
+        let fresh = nothing_under(tx, cluster, session.gen, &last_sends)?;
         for batch in last_sends.chunks(BATCH) {
-            stage(tx, cluster, session.gen, batch, now)?;
+            stage(tx, cluster, session.gen, batch, fresh, now)?;
         }
         tx.execute(
             "UPDATE snapshot_sessions SET expires_at = ? WHERE gen = ?",
@@ -257,7 +260,7 @@ pub fn chunk(
              + (SELECT count(*) FROM snapshot_written WHERE session = ?1)",
             &[session.gen.into()],
         )?;
-        garbage::collect(tx, now)?;
+        garbage::remove_a_batch(tx)?;
         Ok(ChunkAccepted {
             accepted: objects.len() as u64,
             staged,
@@ -308,17 +311,19 @@ struct Found {
     written_elsewhere: bool,
 }
 
-/// Stages up to [`BATCH`] objects (one per name) under generation `gen`: one lookup, then
-/// multi-row writes of what is new or changed; an unchanged object costs one small row. A
-/// name sent again (a retried chunk) ends as the last send says.
+/// Stages up to [`BATCH`] objects (one per name) under generation `gen`: one lookup (none
+/// when `fresh`, as [`nothing_under`] found), then multi-row writes of what is new or
+/// changed; an unchanged object costs one small row. A name sent again (a retried chunk)
+/// ends as the last send says.
 fn stage(
     tx: &dyn Store,
     cluster: &ClusterName,
     gen: i64,
     batch: &[&StoredObject],
+    fresh: bool,
     now: i64,
 ) -> ApiResult<()> {
-    let found = if nothing_under(tx, cluster, gen, batch)? {
+    let found = if fresh {
         batch.iter().map(|_| Found::default()).collect()
     } else {
         lookup(tx, cluster, gen, batch)?
@@ -401,25 +406,26 @@ fn stage(
 }
 
 /// How many of a type's rows in the cluster [`nothing_under`] reads, at most, to find that
-/// they are all the session's own. A first sync's later batches skip the lookup up to this
-/// many objects per type (an index entry read costs about 0.25 µs, a lookup 5–10 µs an
-/// object); past it the lookup comes back, so no batch reads more than about 1 ms here.
+/// they are all the session's own. A first sync's chunks skip the lookup until a type holds
+/// more than this many of the session's objects (an index entry read costs about 0.25 µs, a
+/// lookup 5–10 µs an object); past it the lookup comes back, so no chunk reads more than
+/// about 1 ms here.
 pub const OWN_ROWS_READ: usize = 4096;
 
-/// Whether [`lookup`] could only find nothing that changes how the batch is written: every
-/// row of the batch's types in the cluster (none, in a first sync's first batch) is one this
+/// Whether [`lookup`] could only find nothing that changes how `objects` are written: every
+/// row of their types in the cluster (none, in a first sync's first chunk) is one this
 /// session wrote, and the session holds none of their names unchanged. A name the session
 /// wrote before is then simply written again (its row is replaced; the lookup's `written`
-/// only matters for an object found unchanged, which needs a live row). That is every batch
+/// only matters for an object found unchanged, which needs a live row). That is every chunk
 /// of a first sync of up to [`OWN_ROWS_READ`] objects per type: one statement of two reads
 /// per type stands in for four seeks per object.
 fn nothing_under(
     tx: &dyn Store,
     cluster: &ClusterName,
     gen: i64,
-    batch: &[&StoredObject],
+    objects: &[&StoredObject],
 ) -> ApiResult<bool> {
-    let mut types: Vec<(&str, &str)> = batch
+    let mut types: Vec<(&str, &str)> = objects
         .iter()
         .map(|o| {
             (
