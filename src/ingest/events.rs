@@ -64,7 +64,7 @@ pub fn events(
         change_log::prune(tx, retention, now)?;
         record_cluster(tx, cluster, None, now)?;
         touch(tx, cluster, Activity::Delta, now)?;
-        garbage::collect(tx, now)?;
+        garbage::remove_a_batch(tx)?;
         Ok(EventsApplied {
             applied: outcome.applied,
             skipped: parsed.len() as u64 - outcome.applied,

@@ -462,7 +462,7 @@ fn nothing_under(
 
 /// One row per object, in order: what is live under its name, and what this session and
 /// others did with the name before. Sessions count as open by state: expired ones were ended
-/// by [`garbage::collect`] at the start of the request. The unary `+` on `w.gen` keeps SQLite
+/// by [`garbage::expire`] at the start of the request. The unary `+` on `w.gen` keeps SQLite
 /// from seeking `objects_key` once per open session (a fleet re-syncing at once has one per
 /// cluster and type): one seek to the name, then its few rows.
 fn lookup(
