@@ -229,6 +229,19 @@ fn snapshots_replace_atomically_and_abandoned_sessions_change_nothing() {
             .contains("items[1]: metadata.name is required"),
         "{e}"
     );
+    // So does an item that is not an object at all (the body itself is well formed).
+    let (s, e) = h.post(
+        &format!("/ingest/v1/clusters/c2/snapshots/{id}/chunks"),
+        json!({"items":[pod("default","ok",1), ["a", {"b": 1}]]}),
+    );
+    assert_eq!(s, 422);
+    assert!(
+        e["message"]
+            .as_str()
+            .unwrap()
+            .contains("items[1]: not a JSON object"),
+        "{e}"
+    );
     let (s, _) = h.call(
         Method::Delete,
         &format!("/ingest/v1/clusters/c2/snapshots/{id}"),

@@ -12,7 +12,7 @@ use super::authz::WriteScope;
 use super::change_log::{self, Change, ChangeType, Incarnation, Retention};
 use super::garbage::{self, SessionState};
 use super::heartbeat::{touch, Activity};
-use super::object::{normalize, StoredObject};
+use super::object::{normalize, PushedObject, StoredObject};
 use super::{check_resource_type, parse_body, record_cluster, record_type, value_rows};
 use crate::error::{ApiError, ApiResult};
 use crate::live_rows::live_as;
@@ -32,13 +32,13 @@ pub fn events(
     retention: Retention,
     now: i64,
 ) -> ApiResult<EventsApplied> {
-    let batch: WatchEvents = parse_body(body)?;
+    let batch: WatchEvents<PushedObject> = parse_body(body)?;
     let parsed = batch
         .events
         .iter()
         .enumerate()
         .map(|(i, event)| {
-            let o = normalize(event.object.get(), cluster, |api_version, kind, has_ns| {
+            let o = normalize(&event.object, cluster, |api_version, kind, has_ns| {
                 let t = ResourceType {
                     resource: event.resource.clone(),
                     ..ResourceType::for_object(api_version, kind, has_ns)

@@ -18,7 +18,7 @@ use super::authz::{namespace_filter, WriteScope};
 use super::change_log::{self, Retention};
 use super::garbage::{self, end_sessions, SessionState};
 use super::heartbeat::{touch, Activity};
-use super::object::{normalize, StoredObject};
+use super::object::{normalize, PushedObject, StoredObject};
 use super::{check_resource_type, count, parse_body, record_cluster, record_type, value_rows};
 use crate::auth::NamePattern;
 use crate::error::{ApiError, ApiResult};
@@ -30,7 +30,6 @@ use edgepedia_api::ingest::{
     SESSION_TTL_SECONDS,
 };
 use edgepedia_api::{ClusterName, ResourceType};
-use serde_json::value::RawValue;
 use std::collections::HashMap;
 
 /// Objects per lookup and rows per multi-row write. Each statement is a round trip through
@@ -214,13 +213,13 @@ pub fn chunk(
     now: i64,
 ) -> ApiResult<ChunkAccepted> {
     let session = load_session(store, scope, cluster, id, now)?;
-    let chunk: Chunk<&RawValue> = parse_body(body)?;
+    let chunk: Chunk<PushedObject> = parse_body(body)?;
     let objects = chunk
         .items
         .iter()
         .enumerate()
         .map(|(i, raw)| {
-            let o = normalize(raw.get(), cluster, |api_version, kind, _| {
+            let o = normalize(raw, cluster, |api_version, kind, _| {
                 let (group, version) = catalog::split_api_version(api_version);
                 session
                     .types

@@ -6,10 +6,8 @@
 //! is copied as raw text with insignificant whitespace removed, which is much cheaper than
 //! building a value tree and keeps the stored objects compact whatever the input's indentation.
 
-use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
+use edgepedia_api::raw_object::RawObject;
 use serde_json::value::RawValue;
-use std::borrow::Cow;
-use std::fmt;
 
 const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
@@ -42,12 +40,12 @@ pub fn strip_into(
     keep_secret_data: bool,
     out: &mut Vec<u8>,
 ) -> Result<Header, serde_json::Error> {
-    let top: Fields = serde_json::from_slice(item)?;
+    let top: RawObject = serde_json::from_slice(item)?;
     let text = |v: Option<&RawValue>| {
         v.and_then(|v| serde_json::from_str::<String>(v.get()).ok())
             .filter(|s| !s.is_empty())
     };
-    let metadata: Option<Fields> = match top.get("metadata") {
+    let metadata: Option<RawObject> = match top.get("metadata") {
         Some(raw) if raw.get().starts_with('{') => Some(serde_json::from_str(raw.get())?),
         _ => None,
     };
@@ -80,7 +78,7 @@ pub fn strip_into(
                     }
                     write_key(out, key, &mut first);
                     if hide && key == "annotations" && value.get().starts_with('{') {
-                        let annotations: Fields = serde_json::from_str(value.get())?;
+                        let annotations: RawObject = serde_json::from_str(value.get())?;
                         out.push(b'{');
                         let mut first = true;
                         for (key, value) in annotations.0.iter().filter(|(k, _)| *k != LAST_APPLIED)
@@ -130,57 +128,6 @@ fn minify(json: &[u8], out: &mut Vec<u8>) {
             in_string = true;
         }
         out.push(b);
-    }
-}
-
-/// An object's members in order, values as raw text. Keys with escapes are decoded.
-struct Fields<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'a> Fields<'a> {
-    fn get(&self, key: &str) -> Option<&'a RawValue> {
-        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| *v)
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for Fields<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = Fields<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Fields<'a>, A::Error> {
-                let mut fields = Vec::new();
-                while let Some(key) = map.next_key::<Key<'de>>()? {
-                    fields.push((key.0, map.next_value::<&'de RawValue>()?));
-                }
-                Ok(Fields(fields))
-            }
-        }
-        d.deserialize_map(V(std::marker::PhantomData))
-    }
-}
-
-/// A key borrowed from the input when it has no escapes.
-struct Key<'a>(Cow<'a, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(s)))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(s.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
     }
 }
 
