@@ -22,8 +22,8 @@ use wasi::clocks::monotonic_clock;
 #[derive(Default)]
 struct SpinStore(RefCell<Option<Connection>>);
 
-impl Store for SpinStore {
-    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
+impl SpinStore {
+    fn run(&self, sql: &str, params: Vec<Value>) -> Result<Vec<Row>, StoreError> {
         let mut slot = self.0.borrow_mut();
         let conn = match &mut *slot {
             Some(conn) => conn,
@@ -32,16 +32,6 @@ impl Store for SpinStore {
                     .map_err(|e| StoreError(format!("open database: {e}")))?,
             ),
         };
-        let params: Vec<Value> = params
-            .iter()
-            .map(|p| match p {
-                SqlValue::Null => Value::Null,
-                SqlValue::Integer(i) => Value::Integer(*i),
-                SqlValue::Real(f) => Value::Real(*f),
-                SqlValue::Text(s) => Value::Text(s.clone()),
-                SqlValue::Blob(b) => Value::Blob(b.clone()),
-            })
-            .collect();
         let result = conn
             .execute(sql, &params)
             .map_err(|e| StoreError(format!("{e} (in {:.60})", sql)))?;
@@ -61,6 +51,27 @@ impl Store for SpinStore {
                     .collect()
             })
             .collect())
+    }
+}
+
+fn to_spin(value: SqlValue) -> Value {
+    match value {
+        SqlValue::Null => Value::Null,
+        SqlValue::Integer(i) => Value::Integer(i),
+        SqlValue::Real(f) => Value::Real(f),
+        SqlValue::Text(s) => Value::Text(s),
+        SqlValue::Blob(b) => Value::Blob(b),
+    }
+}
+
+impl Store for SpinStore {
+    fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
+        self.run(sql, params.iter().cloned().map(to_spin).collect())
+    }
+
+    fn execute_owned(&self, sql: &str, params: Vec<SqlValue>) -> Result<(), StoreError> {
+        self.run(sql, params.into_iter().map(to_spin).collect())
+            .map(drop)
     }
 
     fn reconnect(&self) {

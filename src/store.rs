@@ -122,6 +122,13 @@ pub trait Store {
         self.query(sql, params).map(drop)
     }
 
+    /// [`Store::execute`], handing the parameters over: a backend that must pass the platform
+    /// values of its own moves the text in instead of copying it (a chunk's objects, megabytes
+    /// a statement).
+    fn execute_owned(&self, sql: &str, params: Vec<SqlValue>) -> Result<(), StoreError> {
+        self.execute(sql, &params)
+    }
+
     /// Drops the connection, so the next statement opens a new one: after a transient
     /// failure, a remote backend's connection may be unusable (libSQL keeps an expired
     /// stream's baton and fails every later statement on it).

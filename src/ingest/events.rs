@@ -340,13 +340,13 @@ impl Outcome<'_> {
                     placement.dead_gen.into(),
                 ]);
             }
-            tx.execute(
+            tx.execute_owned(
                 &format!(
                     "INSERT OR REPLACE INTO objects (api_group, resource, cluster, namespace, name, version, kind, \
                      uid, owner_uid, resource_version, created_at, synced_at, object, gen, dead_gen) VALUES {}",
                     value_rows(15, batch.len())
                 ),
-                &params,
+                params,
             )?;
         }
         change_log::tombstone(tx, cluster, &self.tombstones, now)

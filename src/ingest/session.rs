@@ -587,7 +587,7 @@ fn write_objects(
             gen.into(),
         ]);
     }
-    tx.execute(&sql, &params)?;
+    tx.execute_owned(&sql, params)?;
     Ok(())
 }
 

@@ -1,7 +1,8 @@
 //! [`Store`] over rusqlite, for native tests and benchmarks: the same SQLite engine Spin uses.
 
 use super::{Row, SqlValue, Store, StoreError};
-use rusqlite::types::{Value, ValueRef};
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::ToSql;
 
 pub struct RusqliteStore {
     conn: rusqlite::Connection,
@@ -30,15 +31,8 @@ impl Store for RusqliteStore {
     fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Row>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql).map_err(to_store_error)?;
         let width = stmt.column_count();
-        let bound = params.iter().map(|p| match p {
-            SqlValue::Null => Value::Null,
-            SqlValue::Integer(i) => Value::Integer(*i),
-            SqlValue::Real(f) => Value::Real(*f),
-            SqlValue::Text(s) => Value::Text(s.clone()),
-            SqlValue::Blob(b) => Value::Blob(b.clone()),
-        });
         let mut rows = stmt
-            .query(rusqlite::params_from_iter(bound))
+            .query(rusqlite::params_from_iter(params))
             .map_err(to_store_error)?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(to_store_error)? {
@@ -55,5 +49,18 @@ impl Store for RusqliteStore {
             out.push(cells);
         }
         Ok(out)
+    }
+}
+
+/// Bound by reference: SQLite copies what it keeps, so the native floor copies no text twice.
+impl ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            SqlValue::Null => ValueRef::Null,
+            SqlValue::Integer(i) => ValueRef::Integer(*i),
+            SqlValue::Real(f) => ValueRef::Real(*f),
+            SqlValue::Text(s) => ValueRef::Text(s.as_bytes()),
+            SqlValue::Blob(b) => ValueRef::Blob(b),
+        }))
     }
 }
