@@ -12,12 +12,13 @@ use super::authz::WriteScope;
 use super::change_log::{self, Change, ChangeType, Incarnation, Retention};
 use super::garbage::{self, SessionState};
 use super::heartbeat::{touch, Activity};
-use super::object::{normalize, PushedObject, StoredObject};
+use super::object::{normalize, StoredObject};
 use super::{check_resource_type, parse_body, record_cluster, record_type, value_rows};
 use crate::error::{ApiError, ApiResult};
 use crate::live_rows::live_as;
 use crate::store::{transaction, SqlValue, Store};
 use edgepedia_api::ingest::{EventType, EventsApplied, WatchEvents};
+use edgepedia_api::raw_object::ObjectOrOther;
 use edgepedia_api::{ClusterName, ResourceType};
 use std::collections::{HashMap, HashSet};
 
@@ -32,7 +33,7 @@ pub fn events(
     retention: Retention,
     now: i64,
 ) -> ApiResult<EventsApplied> {
-    let batch: WatchEvents<PushedObject> = parse_body(body)?;
+    let batch: WatchEvents<ObjectOrOther> = parse_body(body)?;
     let parsed = batch
         .events
         .iter()

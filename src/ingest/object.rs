@@ -6,13 +6,11 @@
 //! and clients' parsers never meet an object they cannot handle.
 
 use edgepedia_api::ingest::{MAX_OBJECT_BYTES, MAX_OBJECT_DEPTH};
-use edgepedia_api::raw_object::RawObject;
+use edgepedia_api::raw_object::ObjectOrOther;
 use edgepedia_api::{ClusterName, ResourceType};
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
-use std::fmt;
 
 pub const CLUSTER_ANNOTATION: &str = "shadow.clusterpedia.io/cluster-name";
 
@@ -29,54 +27,13 @@ pub struct StoredObject {
     pub json: String,
 }
 
-/// One pushed item, read straight out of the request body: an object's top-level members as
-/// raw text, or nothing when the item is some other JSON value (refused per item, 422, rather
-/// than failing the whole body). The body is parsed once; only `metadata` is parsed again.
-#[derive(Debug, Default)]
-pub struct PushedObject<'a>(Option<RawObject<'a>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for PushedObject<'a> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = PushedObject<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-                RawObject::from_map(map).map(|o| PushedObject(Some(o)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(PushedObject(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(PushedObject(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(PushedObject(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(PushedObject(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(PushedObject(None))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(PushedObject(None))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(PushedObject(None))
-            }
-        }
-        d.deserialize_any(V(std::marker::PhantomData))
-    }
-}
-
-/// Validates and normalizes an object. `type_of` maps (apiVersion, kind, has namespace) to
-/// the type it must belong to, or explains why it cannot be accepted. Errors name the field.
+/// Validates and normalizes a pushed item, read straight out of the request body: the body
+/// is parsed once, and only `metadata` is parsed again. An item that is not an object is
+/// refused on its own (422 naming it), not as a malformed body. `type_of` maps (apiVersion,
+/// kind, has namespace) to the type it must belong to, or explains why it cannot be
+/// accepted. Errors name the field.
 pub fn normalize(
-    object: &PushedObject<'_>,
+    object: &ObjectOrOther<'_>,
     cluster: &ClusterName,
     type_of: impl FnOnce(&str, &str, bool) -> Result<ResourceType, String>,
 ) -> Result<StoredObject, String> {
@@ -299,7 +256,7 @@ mod tests {
         ClusterName::parse("c1").unwrap()
     }
 
-    fn pushed(raw: &str) -> PushedObject<'_> {
+    fn pushed(raw: &str) -> ObjectOrOther<'_> {
         serde_json::from_str(raw).unwrap()
     }
 

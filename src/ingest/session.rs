@@ -18,7 +18,7 @@ use super::authz::{namespace_filter, WriteScope};
 use super::change_log::{self, Retention};
 use super::garbage::{self, end_sessions, SessionState};
 use super::heartbeat::{touch, Activity};
-use super::object::{normalize, PushedObject, StoredObject};
+use super::object::{normalize, StoredObject};
 use super::{check_resource_type, count, parse_body, record_cluster, record_type, value_rows};
 use crate::auth::NamePattern;
 use crate::error::{ApiError, ApiResult};
@@ -29,6 +29,7 @@ use edgepedia_api::ingest::{
     BeginSnapshot, Chunk, ChunkAccepted, CommitResult, SnapshotSession, TypeCount,
     SESSION_TTL_SECONDS,
 };
+use edgepedia_api::raw_object::ObjectOrOther;
 use edgepedia_api::{ClusterName, ResourceType};
 use std::collections::HashMap;
 
@@ -213,7 +214,7 @@ pub fn chunk(
     now: i64,
 ) -> ApiResult<ChunkAccepted> {
     let session = load_session(store, scope, cluster, id, now)?;
-    let chunk: Chunk<PushedObject> = parse_body(body)?;
+    let chunk: Chunk<ObjectOrOther> = parse_body(body)?;
     let objects = chunk
         .items
         .iter()
