@@ -441,17 +441,6 @@ fn native(store: &dyn Store, target: &str, keep: bool) -> (u16, Vec<u8>, u64) {
     (status, body, total)
 }
 
-fn to_value(v: &SqlValue) -> rusqlite::types::Value {
-    use rusqlite::types::Value as V;
-    match v {
-        SqlValue::Null => V::Null,
-        SqlValue::Integer(i) => V::Integer(*i),
-        SqlValue::Real(f) => V::Real(*f),
-        SqlValue::Text(s) => V::Text(s.clone()),
-        SqlValue::Blob(b) => V::Blob(b.clone()),
-    }
-}
-
 /// Runs the statements as they are, stepping every row and reading every cell (the SQLite
 /// work of the request, without building the engine's rows or rendering JSON). Read-only
 /// statements only; returns the bytes read.
@@ -463,9 +452,7 @@ fn replay(conn: &rusqlite::Connection, statements: &[Statement]) -> usize {
             continue;
         }
         let width = stmt.column_count();
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(params.iter().map(to_value)))
-            .unwrap();
+        let mut rows = stmt.query(rusqlite::params_from_iter(params)).unwrap();
         while let Some(row) = rows.next().unwrap() {
             for i in 0..width {
                 bytes += match row.get_ref(i).unwrap() {
@@ -983,10 +970,9 @@ fn main() {
                     let plan = explain
                         .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
                         .and_then(|mut s| {
-                            s.query_map(
-                                rusqlite::params_from_iter(params.iter().map(to_value)),
-                                |r| r.get::<_, String>(3),
-                            )?
+                            s.query_map(rusqlite::params_from_iter(params), |r| {
+                                r.get::<_, String>(3)
+                            })?
                             .collect::<Result<Vec<_>, _>>()
                         })
                         .map_or_else(|e| format!("({e})"), |lines| lines.join("\n  "));

@@ -9,7 +9,7 @@ use std::fmt;
 
 /// An object's members in the order sent (a repeated key appears twice), values as raw text,
 /// borrowed from the input. Keys with escapes are decoded.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct RawObject<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'a> RawObject<'a> {
@@ -38,7 +38,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawObject<'a> {
 /// Any JSON value: its members when it is an object, nothing otherwise (the value is read
 /// through and dropped). For lists whose items are refused one by one, with the item's
 /// index, rather than failing the whole document.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ObjectOrOther<'a>(pub Option<RawObject<'a>>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for ObjectOrOther<'a> {

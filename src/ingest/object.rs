@@ -40,7 +40,8 @@ pub fn normalize(
     let members = object.0.as_ref().ok_or("not a JSON object")?;
     // A member sent twice counts as its last value, as a JSON parser's map keeps it.
     let top: BTreeMap<&str, &RawValue> = members.0.iter().map(|(k, v)| (&**k, *v)).collect();
-    check_bounds(&top).map_err(|e| match identify(&top) {
+    let len = members_len(&top);
+    check_bounds(len, &top).map_err(|e| match identify(&top) {
         Some(id) => format!("{id}: {e}"),
         None => e,
     })?;
@@ -95,7 +96,7 @@ pub fn normalize(
     // Room for the annotation (and an `annotations` member to hold it), so the text is never
     // reallocated: growing it was a tenth of this function's time.
     let room = CLUSTER_ANNOTATION.len() + cluster.as_str().len() + 32;
-    let mut json = String::with_capacity(members_len(&top) + room);
+    let mut json = String::with_capacity(len + room);
     json.push('{');
     for (i, (&key, value)) in top.iter().enumerate() {
         if i > 0 {
@@ -137,10 +138,10 @@ fn members_len(top: &BTreeMap<&str, &RawValue>) -> usize {
         .sum::<usize>()
 }
 
-/// Size and depth limits, checked before any member is parsed: serde_json would stop at depth
-/// 128 with a vaguer message, and raw members would carry any depth through to SQLite.
-fn check_bounds(top: &BTreeMap<&str, &RawValue>) -> Result<(), String> {
-    let len = members_len(top);
+/// Size and depth limits (`len` is [`members_len`]), checked before any member is parsed:
+/// serde_json would stop at depth 128 with a vaguer message, and raw members would carry any
+/// depth through to SQLite.
+fn check_bounds(len: usize, top: &BTreeMap<&str, &RawValue>) -> Result<(), String> {
     if len > MAX_OBJECT_BYTES {
         return Err(format!(
             "the object is {len} bytes, larger than the limit of {MAX_OBJECT_BYTES} bytes"
